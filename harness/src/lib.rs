@@ -1,0 +1,1 @@
+//! obs-harness: conformance harness (work in progress).
