@@ -1,1 +1,13 @@
-//! obs-harness: conformance harness (work in progress).
+//! obs-harness: proves a docker-compose observability stack really works.
+//!
+//! Layers, each with its own error enum:
+//! - [`lint`]: the static gate (compose + configs + dashboards + rules, no Docker).
+//! - [`eventually`]: the one polling helper every live check waits through.
+//! - [`stack`]: the compose stack brought up through testcontainers, and torn down.
+//! - [`images`]: the air-gapped image set built from host binaries.
+//! - [`backends`]: one typed HTTP client per backend.
+
+pub mod eventually;
+pub mod images;
+pub mod lint;
+pub mod stack;

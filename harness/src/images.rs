@@ -1,0 +1,1 @@
+//! Air-gapped image set.

@@ -1,0 +1,2 @@
+//! `obs-harness` command line.
+fn main() {}
