@@ -184,29 +184,29 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",
-            "Total number of requests by method, status and handler.",
+            "Total number of requests by method, status and handler",
             requests.clone(),
         );
         let latency_lowr = Family::new_with_constructor(Buckets(&LATENCY_LOWR_BUCKETS));
         registry.register(
             "http_request_duration_seconds",
-            "Latency with only few buckets by handler. Made to be only used if aggregation by handler is important.",
+            "Latency with only few buckets by handler. Made to be only used if aggregation by handler is important",
             latency_lowr.clone(),
         );
         let latency_highr = Histogram::new(LATENCY_HIGHR_BUCKETS.iter().copied());
         registry.register(
             "http_request_duration_highr_seconds",
-            "Latency with many buckets but no API specific labels. Made for more accurate percentile calculations.",
+            "Latency with many buckets but no API specific labels. Made for more accurate percentile calculations",
             latency_highr.clone(),
         );
         let llm_calls = Family::<LlmLabels, Counter>::default();
-        registry.register("llm_calls", "Total number of LLM calls by model, provider and endpoint.", llm_calls.clone());
+        registry.register("llm_calls", "Total number of LLM calls by model, provider and endpoint", llm_calls.clone());
         let llm_latency = Family::new_with_constructor(Buckets(&LLM_LATENCY_BUCKETS));
-        registry.register("llm_latency_seconds", "Latency of LLM calls in seconds.", llm_latency.clone());
+        registry.register("llm_latency_seconds", "Latency of LLM calls in seconds", llm_latency.clone());
         let llm_tokens = Family::<TokenLabels, Counter>::default();
-        registry.register("llm_tokens", "Total number of LLM tokens by type (prompt or completion).", llm_tokens.clone());
+        registry.register("llm_tokens", "Total number of LLM tokens by type (prompt or completion)", llm_tokens.clone());
         let llm_errors = Family::<LlmErrorLabels, Counter>::default();
-        registry.register("llm_errors", "Total number of failed LLM calls by reason.", llm_errors.clone());
+        registry.register("llm_errors", "Total number of failed LLM calls by reason", llm_errors.clone());
         registry.register_collector(Box::new(ProcessCollector));
         Self {
             registry,
@@ -321,25 +321,25 @@ impl Collector for ProcessCollector {
         let cpu = ConstCounter::new((stat.utime + stat.stime) as f64 / ticks);
         cpu.encode(encoder.encode_descriptor(
             "process_cpu_seconds",
-            "Total user and system CPU time spent in seconds.",
+            "Total user and system CPU time spent in seconds",
             None,
             cpu.metric_type(),
         )?)?;
         let mut gauges = vec![
-            ("process_virtual_memory_bytes", "Virtual memory size in bytes.", stat.vsize as f64),
-            ("process_resident_memory_bytes", "Resident memory size in bytes.", stat.rss as f64 * page),
+            ("process_virtual_memory_bytes", "Virtual memory size in bytes", stat.vsize as f64),
+            ("process_resident_memory_bytes", "Resident memory size in bytes", stat.rss as f64 * page),
             (
                 "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds.",
+                "Start time of the process since unix epoch in seconds",
                 boot + stat.starttime as f64 / ticks,
             ),
         ];
         if let Ok(fds) = me.fd_count() {
-            gauges.push(("process_open_fds", "Number of open file descriptors.", fds as f64));
+            gauges.push(("process_open_fds", "Number of open file descriptors", fds as f64));
         }
         if let Ok(limits) = me.limits() {
             if let procfs::process::LimitValue::Value(v) = limits.max_open_files.soft_limit {
-                gauges.push(("process_max_fds", "Maximum number of open file descriptors.", v as f64));
+                gauges.push(("process_max_fds", "Maximum number of open file descriptors", v as f64));
             }
         }
         for (name, help, value) in gauges {

@@ -141,7 +141,7 @@ async fn llm_chat(State(state): State<AppState>, body: Result<Json<ChatRequest>,
         gen_ai.system = %req.provider,
         gen_ai.provider.name = %req.provider,
         gen_ai.request.model = %req.model,
-        gen_ai.usage.input_tokens = prompt_tokens,
+        gen_ai.usage.input_tokens = prompt_tokens as i64,
         gen_ai.usage.output_tokens = Empty,
         error.r#type = Empty,
     );
@@ -170,7 +170,7 @@ async fn llm_chat(State(state): State<AppState>, body: Result<Json<ChatRequest>,
     }
     let completion = format!("Simulated {} answer to {} prompt words.", req.model, prompt_tokens);
     let completion_tokens = completion.split_whitespace().count() as u64;
-    span.record("gen_ai.usage.output_tokens", completion_tokens);
+    span.record("gen_ai.usage.output_tokens", completion_tokens as i64);
     state.metrics.observe_llm(&observation(completion_tokens, None));
     Json(json!({
         "model": req.model,

@@ -57,13 +57,17 @@ pub fn resource(config: &Config) -> Resource {
         attrs.push(KeyValue::new("deployment.environment", env.clone()));
     }
     let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty()) || env_has("service.name");
-    let mut builder = Resource::builder_empty().with_attributes(attrs);
     if !named {
-        builder = builder.with_service_name(DEFAULT_SERVICE_NAME);
+        attrs.push(KeyValue::new("service.name", DEFAULT_SERVICE_NAME));
     }
-    // Detectors last so the standard variables override the defaults above.
+    // The standard detectors (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, SDK info) come
+    // last so they override the defaults above; their `unknown_service` fallback does not.
     let detected = Resource::builder().build();
-    builder.with_attributes(detected.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone()))).build()
+    let detected = detected
+        .iter()
+        .filter(|(k, _)| named || k.as_str() != "service.name")
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
+    Resource::builder_empty().with_attributes(attrs).with_attributes(detected).build()
 }
 
 /// Installs the global log subscriber, propagator and tracer provider.
