@@ -1,1 +1,271 @@
-//! Air-gapped image set.
+//! Image sets: which image each compose service runs.
+//!
+//! - `upstream`: the images the compose file names (users' machines, CI with a registry).
+//! - `airgapped`: the reference app, Prometheus and Alertmanager built here from
+//!   host binaries (the workspace build and Debian's `prometheus` /
+//!   `prometheus-alertmanager` packages) into `FROM scratch` images through
+//!   testcontainers' [`GenericBuildableImage`]: the binary, the libraries `ldd`
+//!   lists, `/usr/share/prometheus`, and a `/tmp` with mode 1777. The tag is a
+//!   digest of the inputs (path, size, mtime), so an image is rebuilt only when
+//!   an input changes. [`BinaryImage`] takes any other binary the same way
+//!   ("bring your own binary").
+//!
+//! Any service's image can be overridden with `OBS_IMAGE_<SERVICE>` (upper
+//! case, `-` as `_`), e.g. `OBS_IMAGE_LOKI=registry.example/loki:3.4`.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use testcontainers::core::build::build_options::BuildImageOptions;
+use testcontainers::runners::AsyncBuilder;
+use testcontainers::{GenericBuildableImage, Image};
+
+/// Services the air-gapped set can serve.
+pub const AIRGAPPED_SERVICES: [&str; 3] = ["app", "prometheus", "alertmanager"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{what} not found at {} (hint: {hint})", path.display())]
+    MissingInput { what: String, path: PathBuf, hint: String },
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("`ldd {binary}` failed: {detail}")]
+    Ldd { binary: PathBuf, detail: String },
+    #[error("building image {image} failed: {source} (hint: is Docker running? `docker info`)")]
+    Build { image: String, source: testcontainers::TestcontainersError },
+    #[error("invalid image reference {0:?}: expected NAME[:TAG]")]
+    BadReference(String),
+}
+
+/// Which images a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageMode {
+    /// The images named in the compose file.
+    #[default]
+    Upstream,
+    /// app, prometheus, alertmanager built from host binaries (no registry needed).
+    Airgapped,
+}
+
+/// A `FROM scratch` image made of host files.
+#[derive(Debug, Clone)]
+pub struct BinaryImage {
+    name: String,
+    entrypoint: Vec<String>,
+    /// image path -> host path (files and directories)
+    files: BTreeMap<String, PathBuf>,
+}
+
+impl BinaryImage {
+    /// An image running `binary` (copied to `dest`), with the shared libraries
+    /// `ldd` lists and an empty `/tmp` (mode 1777).
+    pub fn from_binary(name: impl Into<String>, binary: impl AsRef<Path>, dest: &str) -> Result<Self, ImageError> {
+        let binary = binary.as_ref().to_path_buf();
+        if !binary.is_file() {
+            return Err(ImageError::MissingInput {
+                what: "binary".into(),
+                path: binary,
+                hint: "install the package or build the binary first".into(),
+            });
+        }
+        let mut image = Self { name: name.into(), entrypoint: vec![dest.to_owned()], files: BTreeMap::new() };
+        for lib in shared_libraries(&binary)? {
+            image.files.insert(lib.to_string_lossy().into_owned(), lib);
+        }
+        image.files.insert(dest.to_owned(), binary);
+        Ok(image)
+    }
+
+    /// Adds a host file or directory at `dest` in the image.
+    pub fn with_path(mut self, host: impl Into<PathBuf>, dest: &str) -> Self {
+        self.files.insert(dest.to_owned(), host.into());
+        self
+    }
+
+    /// `name:tag`, the tag being a digest of every input's path, size and mtime.
+    pub fn reference(&self) -> Result<String, ImageError> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.entrypoint.hash(&mut h);
+        for (dest, host) in &self.files {
+            dest.hash(&mut h);
+            digest_path(host, &mut h)?;
+        }
+        Ok(format!("{}:{:016x}", self.name, h.finish()))
+    }
+
+    /// Builds the image unless one with the same inputs exists; returns `name:tag`.
+    pub async fn build(&self) -> Result<String, ImageError> {
+        let reference = self.reference()?;
+        let (name, tag) = reference.split_once(':').ok_or_else(|| ImageError::BadReference(reference.clone()))?;
+        let tmp = tempfile::tempdir().map_err(|source| ImageError::Io { path: std::env::temp_dir(), source })?;
+        let sticky = tmp.path().join("tmp");
+        std::fs::create_dir(&sticky).map_err(|source| ImageError::Io { path: sticky.clone(), source })?;
+        set_mode(&sticky, 0o1777)?;
+        let entrypoint = serde_json::to_string(&self.entrypoint).expect("strings serialise");
+        let mut build = GenericBuildableImage::new(name, tag)
+            .with_dockerfile_string(format!("FROM scratch\nCOPY rootfs/ /\nENTRYPOINT {entrypoint}\n"))
+            .with_file(sticky, "rootfs/tmp");
+        for (dest, host) in &self.files {
+            build = build.with_file(host.clone(), format!("rootfs/{}", dest.trim_start_matches('/')));
+        }
+        let built = build
+            .build_image_with(BuildImageOptions::new().with_skip_if_exists(true))
+            .await
+            .map_err(|source| ImageError::Build { image: reference.clone(), source })?;
+        Ok(format!("{}:{}", built.name(), built.tag()))
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), ImageError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|source| ImageError::Io { path: path.to_owned(), source })
+}
+
+fn digest_path(path: &Path, h: &mut impl Hasher) -> Result<(), ImageError> {
+    let io = |source| ImageError::Io { path: path.to_owned(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    path.hash(h);
+    if meta.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path).map_err(io)?.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for e in entries {
+            digest_path(&e, h)?;
+        }
+    } else {
+        meta.len().hash(h);
+        meta.modified().ok().hash(h);
+    }
+    Ok(())
+}
+
+/// The absolute library paths `ldd` prints for a dynamically linked binary.
+pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
+    let out = Command::new("ldd").arg(binary).output().map_err(|e| ImageError::Ldd {
+        binary: binary.to_owned(),
+        detail: format!("{e} (hint: ldd comes with libc-bin)"),
+    })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("not a dynamic executable") || text.contains("statically linked") {
+        return Ok(Vec::new());
+    }
+    if !out.status.success() {
+        return Err(ImageError::Ldd { binary: binary.to_owned(), detail: String::from_utf8_lossy(&out.stderr).into() });
+    }
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let path = match l.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => l.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect())
+}
+
+/// Where the reference-app binary is: `OBS_APP_BIN`, else the workspace's
+/// newest `target/{debug,release}/reference-app`.
+pub fn reference_app_binary() -> Result<PathBuf, ImageError> {
+    if let Ok(p) = std::env::var("OBS_APP_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    ["debug", "release"]
+        .iter()
+        .map(|p| target.join(p).join("reference-app"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .ok_or_else(|| ImageError::MissingInput {
+            what: "reference-app binary".into(),
+            path: target.join("debug/reference-app"),
+            hint: "run `cargo build -p reference-app` or set OBS_APP_BIN".into(),
+        })
+}
+
+/// The air-gapped image for `service`, if the set has one.
+pub fn airgapped_image(service: &str) -> Result<Option<BinaryImage>, ImageError> {
+    let share = Path::new("/usr/share/prometheus");
+    let need = |path: &str, package: &str| -> Result<PathBuf, ImageError> {
+        let p = PathBuf::from(path);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(ImageError::MissingInput {
+                what: format!("{path} (Debian package {package})"),
+                path: p,
+                hint: format!("apt-get install -y {package}"),
+            })
+        }
+    };
+    Ok(Some(match service {
+        "app" => BinaryImage::from_binary("obs-harness/reference-app", reference_app_binary()?, "/usr/local/bin/reference-app")?,
+        "prometheus" => {
+            BinaryImage::from_binary("obs-harness/prometheus", need("/usr/bin/prometheus", "prometheus")?, "/bin/prometheus")?
+                .with_path(need("/usr/share/prometheus/web", "prometheus")?, "/usr/share/prometheus/web")
+        }
+        "alertmanager" => BinaryImage::from_binary(
+            "obs-harness/alertmanager",
+            need("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager")?,
+            "/bin/alertmanager",
+        )?
+        .with_path(share.join("alertmanager"), "/usr/share/prometheus/alertmanager"),
+        _ => return Ok(None),
+    }))
+}
+
+/// `OBS_IMAGE_<SERVICE>` for a service, if set.
+pub fn image_override(service: &str) -> Option<String> {
+    let var = format!("OBS_IMAGE_{}", service.to_uppercase().replace(['-', '.'], "_"));
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Splits `repo[:tag]` (a registry port is not a tag).
+pub fn split_reference(reference: &str) -> (String, String) {
+    match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name.to_owned(), tag.to_owned()),
+        _ => (reference.to_owned(), "latest".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_like_docker() {
+        assert_eq!(split_reference("grafana/loki:3.7.8"), ("grafana/loki".into(), "3.7.8".into()));
+        assert_eq!(split_reference("registry:5000/loki"), ("registry:5000/loki".into(), "latest".into()));
+        assert_eq!(split_reference("registry:5000/loki:3"), ("registry:5000/loki".into(), "3".into()));
+    }
+
+    #[test]
+    fn ldd_lists_libc_for_a_dynamic_binary() {
+        let libs = shared_libraries(Path::new("/bin/ls")).unwrap();
+        assert!(libs.iter().any(|l| l.to_string_lossy().contains("libc.so")), "{libs:?}");
+        assert!(libs.iter().all(|l| l.is_absolute()));
+    }
+
+    #[test]
+    fn tag_changes_when_an_input_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = dir.path().join("extra.txt");
+        std::fs::write(&extra, "one").unwrap();
+        let image = BinaryImage::from_binary("t/ls", "/bin/ls", "/bin/ls").unwrap().with_path(&extra, "/extra.txt");
+        let before = image.reference().unwrap();
+        assert_eq!(before, image.reference().unwrap(), "stable for the same inputs");
+        std::fs::write(&extra, "two, longer").unwrap();
+        assert_ne!(before, image.reference().unwrap());
+    }
+
+    #[test]
+    fn missing_binary_names_path_and_hint() {
+        let err = BinaryImage::from_binary("x", "/nonexistent/bin", "/bin/x").unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/bin") && err.contains("hint:"), "{err}");
+    }
+}

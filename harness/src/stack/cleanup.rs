@@ -1,0 +1,196 @@
+//! Labels, leftovers and signals: nothing of the harness outlives a run.
+//!
+//! Every container, network and volume a run creates carries
+//! `obs-harness=1`, `obs-harness.run=<run id>` and
+//! `obs-harness.owner=<pid>:<process start time>`. Teardown removes a run by
+//! its label (which also catches a container created while start-up was
+//! interrupted); [`reap_orphans`] removes what belongs to owners that no longer
+//! run (a killed run); [`install_signal_cleanup`] removes the active runs on
+//! SIGINT/SIGTERM before the process exits.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
+};
+
+pub const LABEL: &str = "obs-harness";
+pub const LABEL_RUN: &str = "obs-harness.run";
+pub const LABEL_OWNER: &str = "obs-harness.owner";
+pub const LABEL_SERVICE: &str = "obs-harness.service";
+
+/// This process as an owner: `pid:start time` (pid reuse cannot fool it).
+pub fn owner_id(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (starttime) counts from after the `(comm)` field, which may hold spaces.
+    let after = &stat[stat.rfind(')')? + 2..];
+    let start = after.split_whitespace().nth(19)?;
+    Some(format!("{pid}:{start}"))
+}
+
+fn owner_alive(owner: &str) -> bool {
+    let Some(pid) = owner.split(':').next().and_then(|p| p.parse::<u32>().ok()) else { return false };
+    owner_id(pid).as_deref() == Some(owner)
+}
+
+/// The labels of every resource of `run`.
+pub fn labels(run: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL.to_owned(), "1".to_owned()),
+        (LABEL_RUN.to_owned(), run.to_owned()),
+        (LABEL_OWNER.to_owned(), owner_id(std::process::id()).unwrap_or_default()),
+    ])
+}
+
+/// What a removal removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+fn filter(label: String) -> Option<HashMap<String, Vec<String>>> {
+    Some(HashMap::from([("label".to_owned(), vec![label])]))
+}
+
+/// Removes everything labelled with `run` (or every harness resource whose
+/// labels satisfy `keep`'s negation, see [`reap_orphans`]).
+async fn remove_where(
+    docker: &Docker,
+    label: String,
+    doomed: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Removed, bollard::errors::Error> {
+    let mut removed = Removed::default();
+    let containers = docker
+        .list_containers(Some(ListContainersOptions { all: true, filters: filter(label.clone()), ..Default::default() }))
+        .await?;
+    for c in containers {
+        if !doomed(&c.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        let id = c.id.unwrap_or_default();
+        let opts = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+        if docker.remove_container(&id, Some(opts)).await.is_ok() {
+            removed.containers.push(c.names.and_then(|n| n.into_iter().next()).unwrap_or(id));
+        }
+    }
+    for n in docker.list_networks(Some(ListNetworksOptions { filters: filter(label.clone()) })).await? {
+        if !doomed(&n.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        let name = n.name.unwrap_or_default();
+        if docker.remove_network(&name).await.is_ok() {
+            removed.networks.push(name);
+        }
+    }
+    let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: filter(label) })).await?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !doomed(&v.labels) {
+            continue;
+        }
+        if docker.remove_volume(&v.name, Some(RemoveVolumeOptions { force: true })).await.is_ok() {
+            removed.volumes.push(v.name);
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes every container, network and volume of `run`.
+pub async fn remove_run(docker: &Docker, run: &str) -> Result<Removed, bollard::errors::Error> {
+    remove_where(docker, format!("{LABEL_RUN}={run}"), |_| true).await
+}
+
+/// Removes harness resources whose owner process is gone (runs that were killed).
+pub async fn reap_orphans(docker: &Docker) -> Result<Removed, bollard::errors::Error> {
+    remove_where(docker, format!("{LABEL}=1"), |labels| {
+        labels.get(LABEL_OWNER).is_none_or(|owner| !owner_alive(owner))
+    })
+    .await
+}
+
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `true` once a signal asked the process to stop: start-up creates nothing more.
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Runs of this process, removed by the signal handler.
+fn active_runs() -> &'static Mutex<BTreeSet<String>> {
+    static RUNS: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    RUNS.get_or_init(Default::default)
+}
+
+pub fn register_run(run: &str) {
+    install_signal_cleanup();
+    active_runs().lock().expect("runs lock").insert(run.to_owned());
+}
+
+pub fn unregister_run(run: &str) {
+    active_runs().lock().expect("runs lock").remove(run);
+}
+
+/// On SIGINT/SIGTERM/SIGHUP: remove every active run of this process, then
+/// exit with 128 + signal. Installed once, on the first run.
+pub fn install_signal_cleanup() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+                let runs: Vec<String> = active_runs().lock().map(|r| r.iter().cloned().collect()).unwrap_or_default();
+                if !runs.is_empty() {
+                    eprintln!("obs-harness: signal {sig}: removing {} run(s) before exit", runs.len());
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        rt.block_on(async {
+                            if let Ok(docker) = Docker::connect_with_local_defaults() {
+                                // A container create already in flight lands after the first
+                                // pass; the second pass, once it has had time to land, removes it.
+                                for run in &runs {
+                                    let _ = remove_run(&docker, run).await;
+                                }
+                                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                                for run in runs {
+                                    match remove_run(&docker, &run).await {
+                                        Ok(r) => eprintln!(
+                                            "obs-harness: run {run}: removed {} container(s), {} network(s), {} volume(s)",
+                                            r.containers.len(),
+                                            r.networks.len(),
+                                            r.volumes.len()
+                                        ),
+                                        Err(e) => eprintln!("obs-harness: run {run}: cleanup failed: {e}"),
+                                    }
+                                }
+                            }
+                        });
+                    }
+                }
+                std::process::exit(128 + sig);
+            }
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_id_identifies_this_process() {
+        let me = owner_id(std::process::id()).unwrap();
+        assert!(owner_alive(&me));
+        assert!(!owner_alive("999999999:1"));
+        assert!(!owner_alive(&format!("{}:0", std::process::id())), "same pid, other start time");
+    }
+}

@@ -1,0 +1,403 @@
+//! The compose file as the source of truth: each service becomes a
+//! [`ServicePlan`] the lifecycle can start through testcontainers.
+//!
+//! Supported: `image`, `environment` (list or map, `${VAR}`, `${VAR:-default}`
+//! and `${VAR:?message}` interpolated from the process environment), `command`,
+//! `entrypoint`, `ports` and `expose` (container side only: host ports are always
+//! random), `volumes` (relative bind mounts are copied in, absolute bind mounts
+//! such as the Docker socket are mounted, named volumes become per-run volumes),
+//! `depends_on`, `healthcheck`, `labels`, `container_name` (used as a network
+//! alias and a name prefix, never as a fixed name).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use docker_compose_types as dct;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("cannot read compose file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}:{column}: invalid compose file: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: service `{service}` {problem} (hint: {hint})", path.display())]
+    Service { path: PathBuf, service: String, problem: String, hint: String },
+    #[error("unknown service `{service}` in {}; services are: {known}", path.display())]
+    UnknownService { path: PathBuf, service: String, known: String },
+    #[error("{}: dependency cycle among services {services_in_cycle:?}", path.display())]
+    Cycle { path: PathBuf, services_in_cycle: Vec<String> },
+}
+
+/// How a host path in `volumes:` reaches the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountPlan {
+    /// A file or directory of the stack, copied in before start (host paths never matter).
+    Copy { host: PathBuf, target: String },
+    /// An absolute host path mounted as is (e.g. `/var/run/docker.sock`).
+    Bind { host: String, target: String, read_only: bool },
+    /// A named volume: a fresh, labelled volume per run.
+    Volume { name: String, target: String },
+}
+
+/// The compose healthcheck, as Docker runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthcheckPlan {
+    /// `["CMD", ...]` / `["CMD-SHELL", "..."]` as in compose.
+    pub test: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub start_period: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    pub name: String,
+    pub image: String,
+    pub container_name: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: BTreeSet<u16>,
+    pub mounts: Vec<MountPlan>,
+    pub depends_on: Vec<String>,
+    pub healthcheck: Option<HealthcheckPlan>,
+}
+
+/// A parsed compose project.
+#[derive(Debug, Clone)]
+pub struct ComposeProject {
+    pub path: PathBuf,
+    pub services: BTreeMap<String, ServicePlan>,
+}
+
+impl ComposeProject {
+    pub fn load(path: &Path) -> Result<Self, ComposeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ComposeError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
+        let compose: dct::Compose = serde_yaml::from_str(text).map_err(|e| {
+            let loc = e.location();
+            ComposeError::Parse {
+                path: path.to_owned(),
+                line: loc.as_ref().map_or(0, |l| l.line()),
+                column: loc.as_ref().map_or(0, |l| l.column()),
+                message: e.to_string(),
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut services = BTreeMap::new();
+        for (name, service) in compose.services.0 {
+            let service = service.unwrap_or_default();
+            services.insert(name.clone(), plan_service(path, base, &name, service)?);
+        }
+        let project = Self { path: path.to_owned(), services };
+        project.start_order(&project.services.keys().cloned().collect::<Vec<_>>())?;
+        Ok(project)
+    }
+
+    pub fn service_names(&self) -> Vec<String> {
+        self.services.keys().cloned().collect()
+    }
+
+    /// Checks that every requested service exists.
+    pub fn select(&self, wanted: &[String]) -> Result<Vec<String>, ComposeError> {
+        for s in wanted {
+            if !self.services.contains_key(s) {
+                return Err(ComposeError::UnknownService {
+                    path: self.path.clone(),
+                    service: s.clone(),
+                    known: self.service_names().join(", "),
+                });
+            }
+        }
+        Ok(wanted.to_vec())
+    }
+
+    /// Start levels: each level's services depend only on earlier levels (among
+    /// `selected`; dependencies outside the selection are not started).
+    pub fn start_order(&self, selected: &[String]) -> Result<Vec<Vec<String>>, ComposeError> {
+        let selected: BTreeSet<&String> = selected.iter().collect();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        let mut levels = Vec::new();
+        while done.len() < selected.len() {
+            let level: Vec<String> = selected
+                .iter()
+                .filter(|s| !done.contains(**s))
+                .filter(|s| {
+                    self.services[**s].depends_on.iter().all(|d| done.contains(d) || !selected.contains(d))
+                })
+                .map(|s| (*s).clone())
+                .collect();
+            if level.is_empty() {
+                return Err(ComposeError::Cycle {
+                    path: self.path.clone(),
+                    services_in_cycle: selected.iter().filter(|s| !done.contains(**s)).map(|s| (*s).clone()).collect(),
+                });
+            }
+            done.extend(level.iter().cloned());
+            levels.push(level);
+        }
+        Ok(levels)
+    }
+}
+
+fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result<ServicePlan, ComposeError> {
+    let problem = |problem: String, hint: &str| ComposeError::Service {
+        path: path.to_owned(),
+        service: name.to_owned(),
+        problem,
+        hint: hint.to_owned(),
+    };
+    let image = s.image.clone().ok_or_else(|| {
+        problem("has no `image`".into(), "add `image:`, or set OBS_IMAGE_<SERVICE>, or use --images airgapped")
+    })?;
+    let mut env = BTreeMap::new();
+    match &s.environment {
+        dct::Environment::List(items) => {
+            for item in items {
+                let (k, v) = item.split_once('=').unwrap_or((item, ""));
+                env.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        dct::Environment::KvPair(map) => {
+            for (k, v) in map {
+                env.insert(k.clone(), v.as_ref().map(|v| v.to_string()).unwrap_or_default());
+            }
+        }
+    }
+    for (k, v) in env.iter_mut() {
+        *v = interpolate(v).map_err(|m| problem(format!("environment {k}: {m}"), "export the variable"))?;
+    }
+    let labels = match &s.labels {
+        dct::Labels::List(items) => items
+            .iter()
+            .map(|i| {
+                let (k, v) = i.split_once('=').unwrap_or((i, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect(),
+        dct::Labels::Map(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    let mut ports = BTreeSet::new();
+    match &s.ports {
+        dct::Ports::Short(items) => {
+            for p in items {
+                ports.insert(container_port(p).ok_or_else(|| problem(format!("port {p:?} is not understood"), "use HOST:CONTAINER"))?);
+            }
+        }
+        dct::Ports::Long(items) => ports.extend(items.iter().map(|p| p.target)),
+    }
+    for e in &s.expose {
+        ports.insert(container_port(e).ok_or_else(|| problem(format!("expose {e:?} is not a port"), "use a number"))?);
+    }
+    let mut mounts = Vec::new();
+    for v in &s.volumes {
+        let (source, target, read_only) = match v {
+            dct::Volumes::Simple(spec) => {
+                let mut parts = spec.split(':');
+                let first = parts.next().unwrap_or_default().to_owned();
+                match parts.next() {
+                    None => continue, // anonymous volume: the container's own
+                    Some(target) => (first, target.to_owned(), parts.next().is_some_and(|m| m.split(',').any(|o| o == "ro"))),
+                }
+            }
+            dct::Volumes::Advanced(a) => match &a.source {
+                Some(src) => (src.clone(), a.target.clone(), a.read_only),
+                None => continue,
+            },
+        };
+        mounts.push(if source.starts_with("./") || source.starts_with("../") || source == "." {
+            let host = base.join(&source);
+            if !host.exists() {
+                return Err(problem(
+                    format!("mounts {source} at {target}, but {} does not exist", host.display()),
+                    "fix the path relative to the compose file",
+                ));
+            }
+            MountPlan::Copy { host, target }
+        } else if source.starts_with('/') {
+            MountPlan::Bind { host: source, target, read_only }
+        } else {
+            MountPlan::Volume { name: source, target }
+        });
+    }
+    let depends_on = match &s.depends_on {
+        dct::DependsOnOptions::Simple(v) => v.clone(),
+        dct::DependsOnOptions::Conditional(m) => m.keys().cloned().collect(),
+    };
+    let to_vec = |c: &dct::Command| match c {
+        dct::Command::Simple(s) => s.split_whitespace().map(str::to_owned).collect(),
+        dct::Command::Args(a) => a.clone(),
+    };
+    let healthcheck = match &s.healthcheck {
+        Some(h) if !h.disable => h.test.as_ref().map(|t| HealthcheckPlan {
+            test: match t {
+                dct::HealthcheckTest::Single(s) => vec!["CMD-SHELL".into(), s.clone()],
+                dct::HealthcheckTest::Multiple(v) => v.clone(),
+            },
+            interval: h.interval.as_deref().and_then(parse_duration),
+            timeout: h.timeout.as_deref().and_then(parse_duration),
+            retries: (h.retries > 0).then_some(h.retries as u32),
+            start_period: h.start_period.as_deref().and_then(parse_duration),
+        }),
+        _ => None,
+    };
+    Ok(ServicePlan {
+        name: name.to_owned(),
+        image,
+        container_name: s.container_name.clone(),
+        command: s.command.as_ref().map(to_vec),
+        entrypoint: s.entrypoint.as_ref().map(|e| match e {
+            dct::Entrypoint::Simple(s) => s.split_whitespace().map(str::to_owned).collect(),
+            dct::Entrypoint::List(v) => v.clone(),
+        }),
+        env,
+        labels,
+        ports,
+        mounts,
+        depends_on,
+        healthcheck: healthcheck.filter(|h| h.test.first().map(String::as_str) != Some("NONE")),
+    })
+}
+
+/// `"8000:8000"`, `"127.0.0.1:3030:3000/tcp"`, `"9090"` -> the container port.
+fn container_port(spec: &str) -> Option<u16> {
+    let spec = spec.split('/').next()?;
+    spec.rsplit(':').next()?.split('-').next()?.trim().parse().ok()
+}
+
+/// Compose durations: `10s`, `1m30s`, `500ms`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = s.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        total += Duration::from_secs_f64(match unit.as_str() {
+            "ms" => v / 1000.0,
+            "s" => v,
+            "m" => v * 60.0,
+            "h" => v * 3600.0,
+            "us" => v / 1e6,
+            _ => return None,
+        });
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+/// Compose variable interpolation from the process environment.
+pub fn interpolate(value: &str) -> Result<String, String> {
+    let re = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\$").expect("valid regex");
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(value) {
+        let m = caps.get(0).expect("whole match");
+        out.push_str(&value[last..m.start()]);
+        last = m.end();
+        if m.as_str() == "$$" {
+            out.push('$');
+            continue;
+        }
+        let var = caps.get(1).or_else(|| caps.get(4)).expect("a name").as_str();
+        let current = std::env::var(var).ok();
+        let op = caps.get(2).map(|o| o.as_str());
+        let arg = caps.get(3).map_or("", |a| a.as_str());
+        let unset_or_empty = |colon: bool| current.as_deref().is_none_or(|v| colon && v.is_empty());
+        out.push_str(&match op {
+            Some(":-") | Some("-") if unset_or_empty(op == Some(":-")) => arg.to_owned(),
+            Some(":?") | Some("?") if unset_or_empty(op == Some(":?")) => {
+                return Err(format!("variable {var} is required: {arg}"));
+            }
+            _ => current.unwrap_or_default(),
+        });
+    }
+    out.push_str(&value[last..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_compose_plans_every_service() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack/docker-compose.yml");
+        let p = ComposeProject::load(&path).unwrap();
+        let app = &p.services["app"];
+        assert_eq!(app.container_name.as_deref(), Some("api"));
+        assert!(app.ports.contains(&8000));
+        assert_eq!(app.env["OTEL_SERVICE_NAME"], "fastapi-backend");
+        assert_eq!(app.labels["logging"], "promtail");
+        assert!(app.healthcheck.is_some());
+        let prom = &p.services["prometheus"];
+        assert!(prom.mounts.iter().any(|m| matches!(m, MountPlan::Copy { target, .. } if target == "/etc/prometheus/prometheus.yml")));
+        assert!(p.services["loki"].mounts.iter().any(|m| matches!(m, MountPlan::Volume { name, .. } if name == "loki-data")));
+        assert!(p.services["promtail"].mounts.iter().any(|m| matches!(m, MountPlan::Bind { host, read_only: true, .. } if host == "/var/run/docker.sock")));
+        let order = p.start_order(&["app".into(), "prometheus".into(), "alertmanager".into()]).unwrap();
+        let pos = |s: &str| order.iter().position(|l| l.iter().any(|x| x == s)).unwrap();
+        assert!(pos("prometheus") > pos("app") && pos("prometheus") > pos("alertmanager"), "{order:?}");
+        assert_eq!(pos("app"), pos("alertmanager"), "independent services start together: {order:?}");
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let err = ComposeProject::parse(Path::new("x/docker-compose.yml"), "services:\n  app:\n    image: [unclosed\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("x/docker-compose.yml:"), "{text}");
+        assert!(matches!(err, ComposeError::Parse { line, .. } if line >= 3), "{text}");
+    }
+
+    #[test]
+    fn unknown_service_lists_the_known_ones() {
+        let p = ComposeProject::parse(Path::new("c.yml"), "services:\n  a:\n    image: x\n").unwrap();
+        let err = p.select(&["b".into()]).unwrap_err().to_string();
+        assert_eq!(err, "unknown service `b` in c.yml; services are: a");
+    }
+
+    #[test]
+    fn cycles_are_reported() {
+        let text = "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n";
+        let err = ComposeProject::parse(Path::new("c.yml"), text).unwrap_err();
+        assert!(matches!(err, ComposeError::Cycle { .. }), "{err}");
+    }
+
+    #[test]
+    fn durations_and_ports() {
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(container_port("127.0.0.1:3030:3000/tcp"), Some(3000));
+        assert_eq!(container_port("9090"), Some(9090));
+    }
+
+    #[test]
+    fn interpolation_like_compose() {
+        // SAFETY: single-threaded test-local variable names.
+        unsafe { std::env::set_var("OBS_T_SET", "v") };
+        assert_eq!(interpolate("a-${OBS_T_SET}-$OBS_T_SET-$$").unwrap(), "a-v-v-$");
+        assert_eq!(interpolate("${OBS_T_UNSET:-dflt}").unwrap(), "dflt");
+        assert_eq!(interpolate("${OBS_T_UNSET:?set it}").unwrap_err(), "variable OBS_T_UNSET is required: set it");
+    }
+}

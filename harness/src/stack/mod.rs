@@ -1,0 +1,589 @@
+//! The stack lifecycle: a compose file brought up through testcontainers,
+//! shared by every test of a run, and always torn down.
+//!
+//! **Start.** [`Stack::start`] reads the compose file ([`compose`]), removes
+//! leftovers of killed runs ([`cleanup::reap_orphans`]), creates a private
+//! network and fresh named volumes labelled with the run id, resolves each
+//! service's image ([`crate::images`]: compose image, `OBS_IMAGE_<SERVICE>`
+//! override, or the air-gapped build), then starts services level by level in
+//! `depends_on` order (services of one level in parallel). testcontainers
+//! starts each container with its config files copied in and every container
+//! port published on a random host port; the harness then connects it to the
+//! run's network with its compose service name (and `container_name`) as
+//! aliases, so `prometheus:9090` and `otel-collector:4317` resolve as in the
+//! configs. Container names get the run id as a suffix, so two runs on one
+//! daemon never clash. Finally every service is awaited in parallel through
+//! its readiness [`probe`]; a service that does not come up fails the start
+//! with the probe, its last answer and the container's last log lines.
+//!
+//! **Share.** One stack serves every live test of a run: under
+//! `cargo nextest run` a setup script runs `obs-harness stack up`, which starts
+//! a detached keeper process holding the stack and hands tests the stack's
+//! [`StackState`] file through `$NEXTEST_ENV` (`OBS_STACK_STATE`). Tests run
+//! alone (plain `cargo test`) start their own stack ([`with_stack`]).
+//!
+//! **Tear down.** [`Stack::teardown`] removes the containers, then everything
+//! labelled with the run id. It also runs when a test panics ([`with_stack`]),
+//! when the process gets SIGINT/SIGTERM ([`cleanup::install_signal_cleanup`]),
+//! when a `Stack` is dropped without teardown, and — for the shared stack —
+//! when the keeper sees its owner (the nextest process) exit or gets
+//! `obs-harness stack down`. A run killed with SIGKILL is cleaned by the
+//! next run's reaper.
+
+pub mod cleanup;
+pub mod compose;
+pub mod keeper;
+pub mod probe;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use testcontainers::core::{Healthcheck, IntoContainerPort, Mount};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::eventually::{Eventually, Poll, WaitError};
+use crate::images::{self, ImageMode};
+use compose::{ComposeError, ComposeProject, MountPlan, ServicePlan};
+use probe::Probe;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Image(#[from] images::ImageError),
+    #[error("Docker is not reachable: {0} (hint: start the daemon; `docker info` must work)")]
+    Docker(#[from] bollard::errors::Error),
+    #[error("service `{service}`: cannot start image {image}: {detail} (hint: {hint})")]
+    Start { service: String, image: String, detail: String, hint: String },
+    #[error("service `{service}` did not become ready (probe: {probe}): {wait}")]
+    NotReady { service: String, probe: String, wait: WaitError },
+    #[error("interrupted by a signal during start-up")]
+    Interrupted,
+    #[error("cannot read stack state {}: {detail} (hint: is `obs-harness stack up` running?)", path.display())]
+    State { path: PathBuf, detail: String },
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub compose_file: PathBuf,
+    /// `None`: every service of the compose file.
+    pub services: Option<Vec<String>>,
+    pub images: ImageMode,
+    pub startup_timeout: Duration,
+}
+
+impl StackOptions {
+    pub fn new(compose_file: impl Into<PathBuf>) -> Self {
+        Self { compose_file: compose_file.into(), services: None, images: ImageMode::Upstream, startup_timeout: Duration::from_secs(120) }
+    }
+
+    /// The bundled stack (`stack/docker-compose.yml` of this workspace).
+    pub fn bundled() -> Self {
+        Self::new(bundled_compose_file())
+    }
+
+    /// The air-gapped set of the bundled stack: app, prometheus, alertmanager.
+    pub fn airgapped() -> Self {
+        Self::bundled().with_images(ImageMode::Airgapped).with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string()))
+    }
+
+    pub fn with_services(mut self, services: impl IntoIterator<Item = String>) -> Self {
+        self.services = Some(services.into_iter().collect());
+        self
+    }
+
+    pub fn with_images(mut self, images: ImageMode) -> Self {
+        self.images = images;
+        self
+    }
+
+    pub fn with_startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+}
+
+pub fn bundled_compose_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack/docker-compose.yml")
+}
+
+/// One running service, as tests and checks see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceState {
+    pub container_name: String,
+    pub container_id: String,
+    pub image: String,
+    pub probe: String,
+    /// container port -> host port
+    pub ports: BTreeMap<u16, u16>,
+    /// Container start to ready.
+    pub ready_ms: u64,
+    /// Stack start to ready.
+    pub ready_since_stack_start_ms: u64,
+}
+
+/// Everything a test needs to reach a running stack; serialised for the shared stack.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StackState {
+    pub run_id: String,
+    pub compose_file: PathBuf,
+    pub images: ImageMode,
+    pub network: String,
+    pub services: BTreeMap<String, ServiceState>,
+    /// Services of the compose file that this run did not start.
+    pub not_started: Vec<String>,
+    /// Stack start to all services ready.
+    pub startup_ms: u64,
+    /// Process id of the keeper holding a shared stack.
+    #[serde(default)]
+    pub keeper_pid: Option<u32>,
+}
+
+impl StackState {
+    /// `http://127.0.0.1:<host port>` of a service's container port.
+    pub fn url(&self, service: &str, port: u16) -> Option<String> {
+        let host_port = self.services.get(service)?.ports.get(&port)?;
+        Some(format!("http://127.0.0.1:{host_port}"))
+    }
+
+    pub fn is_running(&self, service: &str) -> bool {
+        self.services.contains_key(service)
+    }
+
+    /// Why a check needing `service` cannot run, or `None` when it can.
+    pub fn not_running_reason(&self, service: &str) -> Option<String> {
+        (!self.is_running(service)).then(|| {
+            format!(
+                "service `{service}` is not running in this run (started: {}; images: {:?})",
+                self.services.keys().cloned().collect::<Vec<_>>().join(", "),
+                self.images
+            )
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, StackError> {
+        let err = |detail: String| StackError::State { path: path.to_owned(), detail };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+
+    /// Readiness times, one line per service, then the total and its ratio
+    /// to the slowest single service.
+    pub fn timing_report(&self) -> String {
+        let mut out = String::from("stack start-up (container start -> ready):\n");
+        for (name, s) in &self.services {
+            out.push_str(&format!("  {name:<16} {:>6} ms  ({})\n", s.ready_ms, s.probe));
+        }
+        let slowest = self.services.values().map(|s| s.ready_ms).max().unwrap_or(0);
+        let ratio = if slowest > 0 { self.startup_ms as f64 / slowest as f64 } else { 0.0 };
+        out.push_str(&format!(
+            "  all ready after {} ms; slowest single service {} ms; ratio {:.2} (target <= 1.5)\n",
+            self.startup_ms, slowest, ratio
+        ));
+        out
+    }
+}
+
+/// A running stack owned by this process.
+pub struct Stack {
+    pub state: StackState,
+    docker: Docker,
+    containers: Vec<ContainerAsync<GenericImage>>,
+    torn_down: bool,
+}
+
+fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Connects to the local Docker daemon and checks that it answers.
+pub async fn docker() -> Result<Docker, StackError> {
+    let docker = Docker::connect_with_local_defaults()?;
+    docker.ping().await?;
+    Ok(docker)
+}
+
+/// The last `n` log lines of a container (stdout and stderr).
+pub async fn container_logs(docker: &Docker, id: &str, n: usize) -> String {
+    let opts = bollard::query_parameters::LogsOptions { stdout: true, stderr: true, tail: n.to_string(), ..Default::default() };
+    let mut stream = docker.logs(id, Some(opts));
+    let mut out = String::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => out.push_str(&String::from_utf8_lossy(&chunk.into_bytes())),
+            Err(e) => {
+                out.push_str(&format!("(logs unavailable: {e})"));
+                break;
+            }
+        }
+    }
+    out
+}
+
+impl Stack {
+    /// Starts the selected services and waits until each is ready.
+    pub async fn start(options: StackOptions) -> Result<Self, StackError> {
+        let project = ComposeProject::load(&options.compose_file)?;
+        let selected = match &options.services {
+            Some(s) => project.select(s)?,
+            None => project.service_names(),
+        };
+        let levels = project.start_order(&selected)?;
+        let docker = docker().await?;
+        let reaped = cleanup::reap_orphans(&docker).await?;
+        if !reaped.is_empty() {
+            eprintln!("obs-harness: removed leftovers of killed runs: {reaped:?}");
+        }
+        let run_id = new_run_id();
+        cleanup::register_run(&run_id);
+        let network = format!("obs-harness-{run_id}");
+        let mut stack = Stack {
+            state: StackState {
+                run_id: run_id.clone(),
+                compose_file: options.compose_file.clone(),
+                images: options.images,
+                network: network.clone(),
+                services: BTreeMap::new(),
+                not_started: project.service_names().into_iter().filter(|s| !selected.contains(s)).collect(),
+                startup_ms: 0,
+                keeper_pid: None,
+            },
+            docker,
+            containers: Vec::new(),
+            torn_down: false,
+        };
+        match stack.bring_up(&project, &levels, &options).await {
+            Ok(()) => Ok(stack),
+            Err(e) => {
+                stack.teardown().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn bring_up(&mut self, project: &ComposeProject, levels: &[Vec<String>], options: &StackOptions) -> Result<(), StackError> {
+        let run_id = self.state.run_id.clone();
+        let labels = cleanup::labels(&run_id);
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: self.state.network.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            })
+            .await?;
+        // Images first (air-gapped builds take a moment), so start-up timing is about containers.
+        let mut images = HashMap::new();
+        for level in levels {
+            for s in level {
+                images.insert(s.clone(), resolve_image(&project.services[s], options.images).await?);
+            }
+        }
+        let started_at = Instant::now();
+        let mut waits = Vec::new();
+        for level in levels {
+            if cleanup::shutting_down() {
+                return Err(StackError::Interrupted);
+            }
+            let starts = level.iter().map(|s| self.start_service(&project.services[s], &images[s], &labels, options));
+            for result in futures::future::join_all(starts).await {
+                let (container, state, probe, container_started) = result?;
+                let service = container.1.clone();
+                self.containers.push(container.0);
+                waits.push((service.clone(), probe, container_started));
+                self.state.services.insert(service, state);
+            }
+        }
+        let docker = &self.docker;
+        let state = &self.state;
+        let readiness = waits.iter().map(|(service, probe, container_started)| async move {
+            let svc = &state.services[service];
+            wait_ready(docker, service, svc, probe, options.startup_timeout).await?;
+            Ok::<_, StackError>((service.clone(), container_started.elapsed(), started_at.elapsed()))
+        });
+        for result in futures::future::join_all(readiness).await {
+            let (service, ready, since_start) = result?;
+            let s = self.state.services.get_mut(&service).expect("started service");
+            s.ready_ms = ready.as_millis() as u64;
+            s.ready_since_stack_start_ms = since_start.as_millis() as u64;
+        }
+        self.state.startup_ms = started_at.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    async fn start_service(
+        &self,
+        plan: &ServicePlan,
+        image: &str,
+        labels: &HashMap<String, String>,
+        options: &StackOptions,
+    ) -> Result<((ContainerAsync<GenericImage>, String), ServiceState, Probe, Instant), StackError> {
+        let run_id = &self.state.run_id;
+        let start_err = |detail: String, hint: &str| StackError::Start {
+            service: plan.name.clone(),
+            image: image.to_owned(),
+            detail,
+            hint: hint.to_owned(),
+        };
+        let probe = probe::probe_for(plan, image);
+        let mut ports = plan.ports.clone();
+        if let Probe::Http { port, .. } = probe {
+            ports.insert(port);
+        }
+        let (name, tag) = images::split_reference(image);
+        let mut generic = GenericImage::new(name, tag);
+        for p in &ports {
+            generic = generic.with_exposed_port(p.tcp());
+        }
+        let mut cmd = plan.command.clone().unwrap_or_default();
+        if let Some(ep) = plan.entrypoint.as_ref().filter(|e| !e.is_empty()) {
+            generic = generic.with_entrypoint(&ep[0]);
+            cmd = ep[1..].iter().cloned().chain(cmd).collect();
+        }
+        let container_name = format!("{}-{run_id}", plan.container_name.as_deref().unwrap_or(&plan.name));
+        let mut service_labels = labels.clone();
+        service_labels.insert(cleanup::LABEL_SERVICE.into(), plan.name.clone());
+        // Compose's own labels, so label-based discovery (Promtail) sees what it would under compose.
+        service_labels.insert("com.docker.compose.service".into(), plan.name.clone());
+        service_labels.insert("com.docker.compose.project".into(), format!("obs-harness-{run_id}"));
+        service_labels.extend(plan.labels.clone());
+        let mut req = generic
+            .with_container_name(&container_name)
+            .with_labels(service_labels)
+            .with_startup_timeout(options.startup_timeout);
+        if plan.command.is_some() || !cmd.is_empty() {
+            req = req.with_cmd(cmd);
+        }
+        for (k, v) in &plan.env {
+            req = req.with_env_var(k, v);
+        }
+        for m in &plan.mounts {
+            req = match m {
+                MountPlan::Copy { host, target } => req.with_copy_to(target.clone(), host.clone()),
+                MountPlan::Bind { host, target, read_only } => {
+                    let mount = Mount::bind_mount(host.clone(), target.clone());
+                    req.with_mount(if *read_only {
+                        mount.with_access_mode(testcontainers::core::AccessMode::ReadOnly)
+                    } else {
+                        mount
+                    })
+                }
+                MountPlan::Volume { name, target } => {
+                    let volume = format!("obs-harness-{run_id}-{name}");
+                    self.docker
+                        .create_volume(VolumeCreateRequest { name: Some(volume.clone()), labels: Some(labels.clone()), ..Default::default() })
+                        .await?;
+                    req.with_mount(Mount::volume_mount(volume, target.clone()))
+                }
+            };
+        }
+        if let Some(h) = &plan.healthcheck {
+            let hc = match h.test.first().map(String::as_str) {
+                Some("CMD-SHELL") => Healthcheck::cmd_shell(h.test[1..].join(" ")),
+                Some("CMD") => Healthcheck::cmd(h.test[1..].iter().cloned()),
+                _ => Healthcheck::cmd(h.test.iter().cloned()),
+            };
+            // Docker 20.10 has no start_interval: the harness probes every second
+            // instead of the compose interval, so readiness is seen without delay.
+            let interval = h.interval.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+            req = req
+                .with_health_check(hc.with_interval(interval).with_timeout(h.timeout).with_retries(h.retries.or(Some(3))).with_start_period(h.start_period));
+        }
+        if cleanup::shutting_down() {
+            return Err(StackError::Interrupted);
+        }
+        let container_started = Instant::now();
+        let container = req.start().await.map_err(|e| {
+            let detail = e.to_string();
+            let hint = if detail.contains("pull") || detail.contains("No such image") || detail.contains("not found") {
+                "the image is not available here: use `--images airgapped`, or point OBS_IMAGE_<SERVICE> at a mirror"
+            } else {
+                "see the error; `docker info` must work"
+            };
+            start_err(detail, hint)
+        })?;
+        let id = container.id().to_owned();
+        let mut aliases = vec![plan.name.clone()];
+        aliases.extend(plan.container_name.clone());
+        self.docker
+            .connect_network(
+                &self.state.network,
+                NetworkConnectRequest {
+                    container: id.clone(),
+                    endpoint_config: Some(EndpointSettings { aliases: Some(aliases), ..Default::default() }),
+                },
+            )
+            .await?;
+        let mut host_ports = BTreeMap::new();
+        for p in &ports {
+            // A container that already exited publishes nothing: readiness then
+            // reports the exit with the container's logs.
+            if let Ok(hp) = container.get_host_port_ipv4(p.tcp()).await {
+                host_ports.insert(*p, hp);
+            }
+        }
+        let state = ServiceState {
+            container_name,
+            container_id: id,
+            image: image.to_owned(),
+            probe: probe.to_string(),
+            ports: host_ports,
+            ready_ms: 0,
+            ready_since_stack_start_ms: 0,
+        };
+        Ok(((container, plan.name.clone()), state, probe, container_started))
+    }
+
+    /// The Docker client of this stack.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Removes every container, network and volume of this run.
+    pub async fn teardown(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        self.torn_down = true;
+        for c in self.containers.drain(..) {
+            let _ = c.rm().await;
+        }
+        if let Err(e) = cleanup::remove_run(&self.docker, &self.state.run_id).await {
+            eprintln!("obs-harness: teardown of run {} incomplete: {e}", self.state.run_id);
+        }
+        cleanup::unregister_run(&self.state.run_id);
+    }
+}
+
+impl Drop for Stack {
+    /// A stack dropped without [`Stack::teardown`] (a panic, an early return)
+    /// is still removed: synchronously, on a thread of its own.
+    fn drop(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        let run = self.state.run_id.clone();
+        let containers = std::mem::take(&mut self.containers);
+        std::mem::forget(containers); // removed below by label, not by their own async drop
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let docker = Docker::connect_with_local_defaults().ok()?;
+                cleanup::remove_run(&docker, &run).await.ok()
+            })?;
+            cleanup::unregister_run(&run);
+            Some(())
+        })
+        .join();
+    }
+}
+
+async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, StackError> {
+    if let Some(image) = images::image_override(&plan.name) {
+        return Ok(image);
+    }
+    if mode == ImageMode::Airgapped {
+        if let Some(image) = images::airgapped_image(&plan.name)? {
+            return Ok(image.build().await?);
+        }
+    }
+    Ok(plan.image.clone())
+}
+
+async fn wait_ready(docker: &Docker, service: &str, svc: &ServiceState, probe: &Probe, timeout: Duration) -> Result<(), StackError> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("reqwest client");
+    let id = svc.container_id.clone();
+    let url = match probe {
+        Probe::Http { port, path } => svc.ports.get(port).map(|hp| format!("http://127.0.0.1:{hp}{path}")),
+        _ => None,
+    };
+    let result = Eventually::new(format!("service `{service}` ready"))
+        .with_timeout(timeout)
+        .until(|| {
+            let client = client.clone();
+            let url = url.clone();
+            let id = id.clone();
+            async move {
+                let inspect = match docker.inspect_container(&id, None).await {
+                    Ok(i) => i,
+                    Err(e) => return Poll::Pending(format!("inspect failed: {e}")),
+                };
+                let state = inspect.state.unwrap_or_default();
+                if state.running != Some(true) {
+                    return Poll::Fatal(format!(
+                        "container is {} (exit code {})",
+                        state.status.map(|s| s.to_string()).unwrap_or_else(|| "not running".into()),
+                        state.exit_code.unwrap_or_default()
+                    ));
+                }
+                match probe {
+                    Probe::Running => Poll::Ready(()),
+                    Probe::DockerHealth => {
+                        let health = state.health.and_then(|h| h.status).map(|s| s.to_string()).unwrap_or_default();
+                        if health == "healthy" { Poll::Ready(()) } else { Poll::Pending(format!("health status `{health}`")) }
+                    }
+                    Probe::Http { port, .. } => {
+                        let Some(url) = url else {
+                            return Poll::Pending(format!("container port {port} is not published"));
+                        };
+                        match client.get(&url).send().await {
+                            Ok(r) if r.status().is_success() => Poll::Ready(()),
+                            Ok(r) => {
+                                let status = r.status();
+                                let body = r.text().await.unwrap_or_default();
+                                Poll::Pending(format!("GET {url} -> {status}: {}", body.chars().take(200).collect::<String>()))
+                            }
+                            Err(e) => Poll::Pending(format!("GET {url} -> {e}")),
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            let logs = container_logs(docker, &svc.container_id, 40).await;
+            Err(StackError::NotReady {
+                service: service.to_owned(),
+                probe: probe.to_string(),
+                wait: wait.with_logs(vec![(svc.container_name.clone(), logs)]),
+            })
+        }
+    }
+}
+
+/// Runs `f` against a stack and always tears it down, also when `f` panics.
+///
+/// With `OBS_STACK_STATE` set (the shared stack of a nextest run) `f` gets
+/// that stack's state and nothing is started or torn down here.
+pub async fn with_stack<F, Fut, T>(options: StackOptions, f: F) -> Result<T, StackError>
+where
+    F: FnOnce(StackState) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use futures::FutureExt;
+    if let Some(path) = std::env::var_os("OBS_STACK_STATE") {
+        let state = StackState::load(Path::new(&path))?;
+        return Ok(f(state).await);
+    }
+    let mut stack = Stack::start(options).await?;
+    let outcome = std::panic::AssertUnwindSafe(f(stack.state.clone())).catch_unwind().await;
+    stack.teardown().await;
+    match outcome {
+        Ok(v) => Ok(v),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}

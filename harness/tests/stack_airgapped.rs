@@ -1,0 +1,127 @@
+//! Live tests of the stack lifecycle with the air-gapped image set
+//! (app, Prometheus, Alertmanager built from host binaries).
+//!
+//! Each test that starts its own stack tears it down, and asserts that
+//! nothing labelled with its run id is left on the daemon.
+
+use std::time::Duration;
+
+use obs_harness::eventually::{Eventually, Poll};
+use obs_harness::stack::{Stack, StackError, StackOptions, cleanup};
+
+async fn leftovers(run: &str) -> (usize, usize, usize) {
+    use bollard::query_parameters::*;
+    use std::collections::HashMap;
+    let docker = obs_harness::stack::docker().await.unwrap();
+    let f = || Some(HashMap::from([("label".to_string(), vec![format!("{}={run}", cleanup::LABEL_RUN)])]));
+    let c = docker.list_containers(Some(ListContainersOptions { all: true, filters: f(), ..Default::default() })).await.unwrap();
+    let n = docker.list_networks(Some(ListNetworksOptions { filters: f() })).await.unwrap();
+    let v = docker.list_volumes(Some(ListVolumesOptions { filters: f() })).await.unwrap();
+    (c.len(), n.len(), v.volumes.unwrap_or_default().len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn airgapped_stack_scrapes_the_app_and_reaches_alertmanager() {
+    let mut stack = Stack::start(StackOptions::airgapped()).await.unwrap_or_else(|e| panic!("{e}"));
+    let state = stack.state.clone();
+    eprintln!("{}", state.timing_report());
+    let prom = state.url("prometheus", 9090).unwrap();
+    let client = reqwest::Client::new();
+    let result = async {
+        let target = Eventually::new("prometheus reports the fastapi target up")
+            .with_timeout(Duration::from_secs(60))
+            .until(|| async {
+                let body: serde_json::Value = match client.get(format!("{prom}/api/v1/targets")).send().await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(e) => return Poll::Pending(e.to_string()),
+                };
+                let targets = body["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+                match targets.iter().find(|t| t["labels"]["job"] == "fastapi") {
+                    Some(t) if t["health"] == "up" => Poll::Ready(t.clone()),
+                    Some(t) => Poll::Pending(format!("health={} lastError={}", t["health"], t["lastError"])),
+                    None => Poll::Pending(format!("no fastapi target in {targets:?}")),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(target["scrapeUrl"], "http://app:8000/metrics");
+        let am = Eventually::new("prometheus discovers alertmanager:9093")
+            .with_timeout(Duration::from_secs(30))
+            .until(|| async {
+                let body: serde_json::Value = match client.get(format!("{prom}/api/v1/alertmanagers")).send().await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(e) => return Poll::Pending(e.to_string()),
+                };
+                let active = body["data"]["activeAlertmanagers"].as_array().cloned().unwrap_or_default();
+                match active.first() {
+                    Some(a) => Poll::Ready(a["url"].as_str().unwrap_or_default().to_owned()),
+                    None => Poll::Pending(body.to_string()),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(am, "http://alertmanager:9093/api/v2/alerts");
+        let ready = client.get(format!("{}/-/ready", state.url("alertmanager", 9093).unwrap())).send().await.unwrap();
+        assert!(ready.status().is_success());
+        assert!(!state.is_running("loki"));
+        assert!(state.not_running_reason("loki").unwrap().contains("`loki` is not running"));
+    };
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(result)).await;
+    let run = state.run_id.clone();
+    stack.teardown().await;
+    assert_eq!(leftovers(&run).await, (0, 0, 0), "teardown left resources of run {run}");
+    if let Err(p) = outcome {
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stacks_at_once_both_come_up_and_go() {
+    let opts = || StackOptions::airgapped().with_services(["app".to_string()]);
+    let (a, b) = tokio::join!(Stack::start(opts()), Stack::start(opts()));
+    let (mut a, mut b) = (a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}")));
+    assert_ne!(a.state.run_id, b.state.run_id);
+    assert_ne!(a.state.url("app", 8000), b.state.url("app", 8000));
+    for s in [&a, &b] {
+        let r = reqwest::get(format!("{}/healthz", s.state.url("app", 8000).unwrap())).await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (ra, rb) = (a.state.run_id.clone(), b.state.run_id.clone());
+    tokio::join!(a.teardown(), b.teardown());
+    assert_eq!(leftovers(&ra).await, (0, 0, 0));
+    assert_eq!(leftovers(&rb).await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_config_names_the_service_and_shows_its_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack_dir = dir.path().join("stack");
+    copy_dir(&obs_harness::stack::bundled_compose_file().parent().unwrap().to_path_buf(), &stack_dir);
+    std::fs::write(stack_dir.join("prometheus/prometheus.yml"), "global:\n  scrape_interval: not-a-duration\n").unwrap();
+    let opts = StackOptions::new(stack_dir.join("docker-compose.yml"))
+        .with_images(obs_harness::images::ImageMode::Airgapped)
+        .with_services(["prometheus".to_string()])
+        .with_startup_timeout(Duration::from_secs(30));
+    let err = match Stack::start(opts).await {
+        Ok(_) => panic!("a bad prometheus.yml must fail start-up"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(matches!(err, StackError::NotReady { ref service, .. } if service == "prometheus"), "{text}");
+    assert!(text.contains("GET :9090/-/ready"), "names the probe: {text}");
+    assert!(text.contains("--- last log lines of prometheus-"), "shows logs: {text}");
+    assert!(text.contains("not-a-duration"), "the logs say what is wrong: {text}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
