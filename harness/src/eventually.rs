@@ -10,7 +10,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One observation of the awaited condition.
 #[derive(Debug)]

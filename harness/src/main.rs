@@ -1,2 +1,248 @@
-//! `obs-harness` command line.
-fn main() {}
+//! `obs-harness`: the command line of the conformance harness.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use obs_harness::images::{self, ImageMode};
+use obs_harness::stack::keeper::{self, KeeperFiles};
+use obs_harness::stack::{StackOptions, cleanup};
+
+/// Proves a docker-compose observability stack really works.
+#[derive(Parser)]
+#[command(name = "obs-harness", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Static gate: cross-check compose, configs, dashboards and rules (no Docker).
+    ///
+    /// Example: obs-harness lint stack --format json
+    Lint(obs_harness::lint::LintArgs),
+    /// Bring the stack up, down, or show what runs (the same lifecycle the tests use).
+    #[command(subcommand)]
+    Stack(StackCmd),
+    /// Build images.
+    #[command(subcommand)]
+    Images(ImagesCmd),
+}
+
+#[derive(clap::Args, Clone)]
+struct StackSelect {
+    /// Compose file to start.
+    #[arg(long, default_value_os_t = obs_harness::stack::bundled_compose_file())]
+    compose: PathBuf,
+    /// Services to start, comma separated (default: all of the compose file).
+    ///
+    /// Example: --services app,prometheus,alertmanager
+    #[arg(long, value_delimiter = ',')]
+    services: Option<Vec<String>>,
+    /// Image set: `upstream` (compose images) or `airgapped` (app, prometheus,
+    /// alertmanager built from host binaries; implies those services unless --services is given).
+    #[arg(long, value_enum, default_value_t = ImageMode::Upstream)]
+    images: ImageMode,
+    /// Seconds each service may take to become ready.
+    #[arg(long, default_value_t = 120)]
+    startup_timeout: u64,
+}
+
+impl StackSelect {
+    fn options(&self) -> StackOptions {
+        let mut o = StackOptions::new(&self.compose)
+            .with_images(self.images)
+            .with_startup_timeout(Duration::from_secs(self.startup_timeout));
+        match (&self.services, self.images) {
+            (Some(s), _) => o = o.with_services(s.clone()),
+            (None, ImageMode::Airgapped) => o = o.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
+            _ => {}
+        }
+        o
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut a = vec!["--compose".into(), self.compose.display().to_string()];
+        if let Some(s) = &self.services {
+            a.push("--services".into());
+            a.push(s.join(","));
+        }
+        a.push("--images".into());
+        a.push(match self.images {
+            ImageMode::Upstream => "upstream".into(),
+            ImageMode::Airgapped => "airgapped".into(),
+        });
+        a.push("--startup-timeout".into());
+        a.push(self.startup_timeout.to_string());
+        a
+    }
+}
+
+#[derive(Subcommand)]
+enum StackCmd {
+    /// Start the stack in a detached keeper and wait until every service is ready.
+    ///
+    /// Example: obs-harness stack up --images airgapped
+    Up {
+        #[command(flatten)]
+        select: StackSelect,
+        /// State file (endpoints of the running stack).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Process whose exit tears the stack down (default: the nearest nextest ancestor, else the parent).
+        #[arg(long)]
+        owner_pid: Option<u32>,
+        /// Keep the stack until `stack down`, whatever happens to the caller.
+        #[arg(long)]
+        detach: bool,
+        /// Write OBS_STACK_STATE to $NEXTEST_ENV (for a nextest setup script).
+        #[arg(long)]
+        nextest_env: bool,
+    },
+    /// Stop a stack started with `stack up` (by its state file), or `--all` harness resources.
+    ///
+    /// Example: obs-harness stack down --all
+    Down {
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Remove every container, network and volume labelled by the harness.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List the harness's containers, networks and volumes by run.
+    Status,
+    /// (internal) the keeper process started by `stack up`.
+    #[command(hide = true)]
+    Keep {
+        #[command(flatten)]
+        select: StackSelect,
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        owner_pid: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImagesCmd {
+    /// Build the air-gapped image set (app, prometheus, alertmanager) from host binaries.
+    ///
+    /// Example: obs-harness images build
+    Build,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Cmd::Lint(args) => obs_harness::lint::lint_main(args),
+        Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
+        Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("tokio runtime")
+}
+
+async fn stack(cmd: StackCmd) -> i32 {
+    match cmd {
+        StackCmd::Up { select, state, owner_pid, detach, nextest_env } => {
+            let owner = if detach { None } else { Some(owner_pid.unwrap_or_else(keeper::default_owner)) };
+            let files = KeeperFiles::new(state.unwrap_or_else(|| KeeperFiles::for_owner(owner.unwrap_or(std::process::id())).state));
+            let mut args = select.to_args();
+            if let Some(o) = owner {
+                args.extend(["--owner-pid".into(), o.to_string()]);
+            }
+            let timeout = Duration::from_secs(select.startup_timeout + 120);
+            match keeper::up(&files, &args, timeout).await {
+                Ok(state) => {
+                    eprint!("{}", state.timing_report());
+                    println!("OBS_STACK_STATE={}", files.state.display());
+                    if nextest_env {
+                        if let Err(e) = keeper::write_nextest_env(&files) {
+                            eprintln!("obs-harness: {e}");
+                            return 2;
+                        }
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("obs-harness: stack up failed: {e}");
+                    1
+                }
+            }
+        }
+        StackCmd::Keep { select, state, owner_pid } => keeper::keep(&KeeperFiles::new(state), select.options(), owner_pid).await,
+        StackCmd::Down { state, all } => {
+            if all {
+                return match obs_harness::stack::docker().await {
+                    Ok(d) => match cleanup::remove_all(&d).await {
+                        Ok(r) => {
+                            println!("removed {} container(s), {} network(s), {} volume(s)", r.containers.len(), r.networks.len(), r.volumes.len());
+                            0
+                        }
+                        Err(e) => {
+                            eprintln!("obs-harness: {e}");
+                            1
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("obs-harness: {e}");
+                        2
+                    }
+                };
+            }
+            let files = match state {
+                Some(s) => KeeperFiles::new(s),
+                None => KeeperFiles::for_owner(keeper::default_owner()),
+            };
+            match keeper::down(&files).await {
+                Ok(msg) => {
+                    println!("{msg}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("obs-harness: stack down: {e} (hint: pass --state FILE, or --all)");
+                    2
+                }
+            }
+        }
+        StackCmd::Status => match obs_harness::stack::docker().await {
+            Ok(d) => match cleanup::status(&d).await {
+                Ok(text) => {
+                    print!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("obs-harness: {e}");
+                    1
+                }
+            },
+            Err(e) => {
+                eprintln!("obs-harness: {e}");
+                2
+            }
+        },
+    }
+}
+
+async fn build_images() -> i32 {
+    for service in images::AIRGAPPED_SERVICES {
+        let built = match images::airgapped_image(service) {
+            Ok(Some(img)) => img.build().await,
+            Ok(None) => continue,
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(reference) => println!("{service}: {reference}"),
+            Err(e) => {
+                eprintln!("obs-harness: {service}: {e}");
+                return 2;
+            }
+        }
+    }
+    0
+}

@@ -36,10 +36,14 @@ impl Catalogue {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (name, labels) = parse_sample(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?;
+            let (name, labels) =
+                parse_sample(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?;
             metrics.entry(name).or_default().extend(labels);
         }
-        Ok(Self { metrics, open: BTreeSet::new() })
+        Ok(Self {
+            metrics,
+            open: BTreeSet::new(),
+        })
     }
 
     /// Adds `job`/`instance` to every metric and the per-target scrape series.
@@ -57,7 +61,10 @@ impl Catalogue {
     }
 
     pub fn insert(&mut self, name: &str, labels: impl IntoIterator<Item = String>) {
-        self.metrics.entry(name.to_owned()).or_default().extend(labels);
+        self.metrics
+            .entry(name.to_owned())
+            .or_default()
+            .extend(labels);
     }
 
     pub fn labels(&self, metric: &str) -> Option<&BTreeSet<String>> {
@@ -97,7 +104,9 @@ fn parse_sample(line: &str) -> Result<(String, Vec<String>), &'static str> {
         let mut chars = body.char_indices().peekable();
         let mut cur = String::new();
         loop {
-            let Some((_, c)) = chars.next() else { return Err("unterminated label set") };
+            let Some((_, c)) = chars.next() else {
+                return Err("unterminated label set");
+            };
             match c {
                 '}' => break,
                 ',' | ' ' => {}
@@ -108,7 +117,9 @@ fn parse_sample(line: &str) -> Result<(String, Vec<String>), &'static str> {
                     }
                     let mut esc = false;
                     loop {
-                        let Some((_, c)) = chars.next() else { return Err("unterminated label value") };
+                        let Some((_, c)) = chars.next() else {
+                            return Err("unterminated label value");
+                        };
                         if esc {
                             esc = false;
                         } else if c == '\\' {

@@ -32,7 +32,10 @@ pub const DEFAULT_PORTS: &[(&str, &[u16])] = &[
     ("grafana/loki", &[3100, 9095]),
     ("grafana/grafana", &[3000]),
     ("grafana/promtail", &[9080]),
-    ("jaegertracing/", &[16686, 16685, 4317, 4318, 14250, 14268, 13133]),
+    (
+        "jaegertracing/",
+        &[16686, 16685, 4317, 4318, 14250, 14268, 13133],
+    ),
     ("opentelemetry-collector", &[4317, 4318, 8888, 13133]),
     ("obs-reference-app", &[8000]),
 ];
@@ -95,7 +98,11 @@ impl ServiceInfo {
         let (m, l) = best?;
         let rest = container[l..].trim_start_matches('/');
         let host = m.host.as_ref()?;
-        Some(if rest.is_empty() { host.clone() } else { host.join(rest) })
+        Some(if rest.is_empty() {
+            host.clone()
+        } else {
+            host.join(rest)
+        })
     }
 
     /// True when some mount (bind or named volume) covers this container path.
@@ -108,7 +115,11 @@ impl ServiceInfo {
 
     /// The value of `--config.file=`, `-config.file=` or `--config=` in the command.
     pub fn config_flag(&self) -> Option<String> {
-        let mut it = self.command.iter().flat_map(|c| c.split_whitespace()).peekable();
+        let mut it = self
+            .command
+            .iter()
+            .flat_map(|c| c.split_whitespace())
+            .peekable();
         while let Some(a) = it.next() {
             let a = a.trim_start_matches('-');
             for flag in ["config.file", "config"] {
@@ -136,18 +147,27 @@ pub struct ComposeModel {
 impl ComposeModel {
     pub fn load(stack_dir: &Path, file: &str) -> Result<Self, LintError> {
         let path = stack_dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| LintError::Io { path: path.clone(), source: e })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| LintError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
         let compose: dct::Compose = super::parse_yaml(&path, &text)?;
         let mut services = Vec::new();
         for (name, svc) in compose.services.0.iter() {
             let Some(svc) = svc else { continue };
             services.push(service_info(stack_dir, name, svc));
         }
-        Ok(Self { file: file.to_owned(), text, services })
+        Ok(Self {
+            file: file.to_owned(),
+            text,
+            services,
+        })
     }
 
     pub fn service(&self, name: &str) -> Option<&ServiceInfo> {
-        self.services.iter().find(|s| s.name == name || s.container_name.as_deref() == Some(name))
+        self.services
+            .iter()
+            .find(|s| s.name == name || s.container_name.as_deref() == Some(name))
     }
 
     /// The first service whose image contains `frag`.
@@ -165,11 +185,11 @@ fn service_info(stack_dir: &Path, name: &str, svc: &dct::Service) -> ServiceInfo
                 let target = p.rsplit(':').next().unwrap_or(p);
                 // ranges like 4000-4005
                 let mut parts = target.splitn(2, '-');
-                if let (Some(a), b) = (parts.next(), parts.next()) {
-                    if let Ok(a) = a.parse::<u16>() {
-                        let b = b.and_then(|b| b.parse::<u16>().ok()).unwrap_or(a);
-                        ports.extend(a..=b);
-                    }
+                if let (Some(a), b) = (parts.next(), parts.next())
+                    && let Ok(a) = a.parse::<u16>()
+                {
+                    let b = b.and_then(|b| b.parse::<u16>().ok()).unwrap_or(a);
+                    ports.extend(a..=b);
                 }
             }
         }
@@ -193,16 +213,20 @@ fn service_info(stack_dir: &Path, name: &str, svc: &dct::Service) -> ServiceInfo
     let mounts = svc
         .volumes
         .iter()
-        .filter_map(|v| match v {
+        .map(|v| match v {
             dct::Volumes::Simple(s) => {
                 let parts: Vec<&str> = s.split(':').collect();
                 let (source, target) = match parts.len() {
                     1 => (String::new(), parts[0].to_owned()),
                     _ => (parts[0].to_owned(), parts[1].to_owned()),
                 };
-                Some(mount(stack_dir, source, target))
+                mount(stack_dir, source, target)
             }
-            dct::Volumes::Advanced(a) => Some(mount(stack_dir, a.source.clone().unwrap_or_default(), a.target.clone())),
+            dct::Volumes::Advanced(a) => mount(
+                stack_dir,
+                a.source.clone().unwrap_or_default(),
+                a.target.clone(),
+            ),
         })
         .collect();
     let command = match &svc.command {
@@ -222,7 +246,8 @@ fn service_info(stack_dir: &Path, name: &str, svc: &dct::Service) -> ServiceInfo
 }
 
 fn mount(stack_dir: &Path, source: String, target: String) -> Mount {
-    let relative = source.starts_with("./") || source.starts_with("../") || source == "." || source == "..";
+    let relative =
+        source.starts_with("./") || source.starts_with("../") || source == "." || source == "..";
     let host = if relative {
         Some(normalise(&stack_dir.join(&source)))
     } else if source.starts_with('/') {
@@ -230,7 +255,12 @@ fn mount(stack_dir: &Path, source: String, target: String) -> Mount {
     } else {
         None
     };
-    Mount { source, host, target, relative }
+    Mount {
+        source,
+        host,
+        target,
+        relative,
+    }
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -279,7 +309,10 @@ mod tests {
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(host_port("http://loki:3100/loki/api/v1/push"), Some(("loki".into(), 3100)));
+        assert_eq!(
+            host_port("http://loki:3100/loki/api/v1/push"),
+            Some(("loki".into(), 3100))
+        );
         assert_eq!(host_port("app:8000"), Some(("app".into(), 8000)));
         assert_eq!(host_port("http://x"), Some(("x".into(), 80)));
         assert_eq!(host_port("nope"), None);
@@ -301,8 +334,14 @@ mod tests {
             }],
             command: vec!["--config.file=/etc/prometheus/prometheus.yml".into()],
         };
-        assert_eq!(s.config_flag().as_deref(), Some("/etc/prometheus/prometheus.yml"));
-        assert_eq!(s.host_path("/etc/prometheus/rules/a.yml"), Some(PathBuf::from("/h/prometheus/rules/a.yml")));
+        assert_eq!(
+            s.config_flag().as_deref(),
+            Some("/etc/prometheus/prometheus.yml")
+        );
+        assert_eq!(
+            s.host_path("/etc/prometheus/rules/a.yml"),
+            Some(PathBuf::from("/h/prometheus/rules/a.yml"))
+        );
         assert!(s.listens_on(9090));
         s.command = vec!["-config.file".into(), "/etc/x.yaml".into()];
         assert_eq!(s.config_flag().as_deref(), Some("/etc/x.yaml"));

@@ -35,8 +35,15 @@ pub struct DsRef {
     pub origin: String,
 }
 
-const SPECIAL_DS: &[&str] =
-    &["-- Grafana --", "-- Mixed --", "-- Dashboard --", "grafana", "__expr__", "default", "-- Default --"];
+const SPECIAL_DS: &[&str] = &[
+    "-- Grafana --",
+    "-- Mixed --",
+    "-- Dashboard --",
+    "grafana",
+    "__expr__",
+    "default",
+    "-- Default --",
+];
 
 struct Ctx<'a> {
     dash: &'a Value,
@@ -47,7 +54,12 @@ struct Ctx<'a> {
 
 /// All queries and literal datasource references of a dashboard.
 pub fn extract(dash: &Value, provisioned: &[Datasource]) -> (Vec<DashQuery>, Vec<DsRef>) {
-    let mut c = Ctx { dash, provisioned, queries: Vec::new(), refs: Vec::new() };
+    let mut c = Ctx {
+        dash,
+        provisioned,
+        queries: Vec::new(),
+        refs: Vec::new(),
+    };
     if let Some(ps) = dash.get("panels").and_then(Value::as_array) {
         for p in ps {
             c.panel(p);
@@ -69,7 +81,10 @@ pub fn extract(dash: &Value, provisioned: &[Datasource]) -> (Vec<DashQuery>, Vec
     }
     if let Some(anns) = dash.pointer("/annotations/list").and_then(Value::as_array) {
         for a in anns {
-            let origin = format!("annotation {:?}", a.get("name").and_then(Value::as_str).unwrap_or(""));
+            let origin = format!(
+                "annotation {:?}",
+                a.get("name").and_then(Value::as_str).unwrap_or("")
+            );
             let ds = a.get("datasource");
             c.note_ref(ds, &origin);
             let kind = c.kind(ds, None);
@@ -122,14 +137,11 @@ impl Ctx<'_> {
             _ => return,
         };
         let kind = self.kind(ds, None);
-        match kind {
-            Lang::PromQL => {
-                if let Some(e) = super::promql::variable_query_expr(&q) {
-                    self.push(&e, Lang::PromQL, origin);
-                }
-            }
-            // Loki variable queries use label_values({selector}, label): not checked.
-            _ => {}
+        // Loki variable queries use label_values({selector}, label): not checked.
+        if kind == Lang::PromQL
+            && let Some(e) = super::promql::variable_query_expr(&q)
+        {
+            self.push(&e, Lang::PromQL, origin);
         }
     }
 
@@ -141,7 +153,11 @@ impl Ctx<'_> {
             Lang::Other(k) if k.is_empty() => guess(e),
             l => l,
         };
-        self.queries.push(DashQuery { expr: e.to_owned(), lang, origin });
+        self.queries.push(DashQuery {
+            expr: e.to_owned(),
+            lang,
+            origin,
+        });
     }
 
     fn note_ref(&mut self, ds: Option<&Value>, origin: &str) {
@@ -156,7 +172,10 @@ impl Ctx<'_> {
         if uid.contains('$') || SPECIAL_DS.contains(&uid.as_str()) {
             return;
         }
-        self.refs.push(DsRef { uid, origin: origin.to_owned() });
+        self.refs.push(DsRef {
+            uid,
+            origin: origin.to_owned(),
+        });
     }
 
     /// Datasource type of a target (`Other("")` = unknown, guess from the query).
@@ -164,9 +183,14 @@ impl Ctx<'_> {
         let own = self.resolve(ds);
         let k = match own {
             Some(k) if k != "mixed" => Some(k),
-            _ => parent.and_then(|p| self.resolve(p)).filter(|k| k != "mixed"),
+            _ => parent
+                .and_then(|p| self.resolve(p))
+                .filter(|k| k != "mixed"),
         };
-        let k = match (k, ds.is_none_or(Value::is_null) && parent.is_none_or(|p| p.is_none_or(Value::is_null))) {
+        let k = match (
+            k,
+            ds.is_none_or(Value::is_null) && parent.is_none_or(|p| p.is_none_or(Value::is_null)),
+        ) {
             (Some(k), _) => k,
             (None, true) => self
                 .provisioned
@@ -186,12 +210,15 @@ impl Ctx<'_> {
     fn resolve(&self, ds: Option<&Value>) -> Option<String> {
         match ds? {
             Value::Object(o) => {
-                if let Some(t) = o.get("type").and_then(Value::as_str) {
-                    if t != "datasource" && !t.contains('$') {
-                        return Some(t.to_owned());
-                    }
+                if let Some(t) = o.get("type").and_then(Value::as_str)
+                    && t != "datasource"
+                    && !t.contains('$')
+                {
+                    return Some(t.to_owned());
                 }
-                o.get("uid").and_then(Value::as_str).and_then(|u| self.resolve_name(u))
+                o.get("uid")
+                    .and_then(Value::as_str)
+                    .and_then(|u| self.resolve_name(u))
             }
             Value::String(s) => self.resolve_name(s),
             _ => None,
@@ -209,17 +236,23 @@ impl Ctx<'_> {
         if let Some(var) = s.strip_prefix('$') {
             let var = var.trim_start_matches('{').trim_end_matches('}');
             let var = var.split(':').next().unwrap_or(var);
-            if let Some(vars) = self.dash.pointer("/templating/list").and_then(Value::as_array) {
-                if let Some(v) = vars.iter().find(|v| v.get("name").and_then(Value::as_str) == Some(var)) {
-                    if v.get("type").and_then(Value::as_str) == Some("datasource") {
-                        return v.get("query").and_then(Value::as_str).map(str::to_owned);
-                    }
-                }
+            if let Some(vars) = self
+                .dash
+                .pointer("/templating/list")
+                .and_then(Value::as_array)
+                && let Some(v) = vars
+                    .iter()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(var))
+                && v.get("type").and_then(Value::as_str) == Some("datasource")
+            {
+                return v.get("query").and_then(Value::as_str).map(str::to_owned);
             }
-            if let Some(inputs) = self.dash.get("__inputs").and_then(Value::as_array) {
-                if let Some(i) = inputs.iter().find(|i| i.get("name").and_then(Value::as_str) == Some(var)) {
-                    return i.get("pluginId").and_then(Value::as_str).map(str::to_owned);
-                }
+            if let Some(inputs) = self.dash.get("__inputs").and_then(Value::as_array)
+                && let Some(i) = inputs
+                    .iter()
+                    .find(|i| i.get("name").and_then(Value::as_str) == Some(var))
+            {
+                return i.get("pluginId").and_then(Value::as_str).map(str::to_owned);
             }
             return None;
         }
@@ -232,7 +265,11 @@ impl Ctx<'_> {
 
 /// LogQL when the query starts with a stream selector or has a log pipeline.
 pub fn guess(e: &str) -> Lang {
-    if looks_like_logql(e) { Lang::LogQL } else { Lang::PromQL }
+    if looks_like_logql(e) {
+        Lang::LogQL
+    } else {
+        Lang::PromQL
+    }
 }
 
 pub fn looks_like_logql(e: &str) -> bool {
@@ -241,7 +278,17 @@ pub fn looks_like_logql(e: &str) -> bool {
         return true;
     }
     let compact: String = e.chars().filter(|c| !c.is_whitespace()).collect();
-    compact.contains("({") || ["|=", "|~", "|json", "|logfmt", "|line_format", "|unwrap", "|pattern", "|regexp"]
+    compact.contains("({")
+        || [
+            "|=",
+            "|~",
+            "|json",
+            "|logfmt",
+            "|line_format",
+            "|unwrap",
+            "|pattern",
+            "|regexp",
+        ]
         .iter()
         .any(|p| compact.contains(p))
 }

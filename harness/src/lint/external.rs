@@ -25,14 +25,20 @@ pub struct ExternalInputs {
 
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
 }
 
 pub fn run(inputs: &ExternalInputs, enabled: bool, report: &mut Report) {
     let promtool = if enabled { which("promtool") } else { None };
     let amtool = if enabled { which("amtool") } else { None };
     let reason = |tool: &str| {
-        if enabled { format!("`{tool}` not found on PATH") } else { "external tools disabled (--no-external)".to_owned() }
+        if enabled {
+            format!("`{tool}` not found on PATH")
+        } else {
+            "external tools disabled (--no-external)".to_owned()
+        }
     };
 
     let prom_checks: Vec<&str> = {
@@ -64,13 +70,32 @@ pub fn run(inputs: &ExternalInputs, enabled: bool, report: &mut Report) {
             }
             for (rel, host) in &inputs.rule_files {
                 let out = Command::new(pt).args(["check", "rules"]).arg(host).output();
-                record(report, "promtool check rules", "promtool-check-rules", rel, out);
+                record(
+                    report,
+                    "promtool check rules",
+                    "promtool-check-rules",
+                    rel,
+                    out,
+                );
             }
             for (rel, host) in &inputs.rule_tests {
                 let dir = host.parent().unwrap_or(Path::new("."));
-                let file = host.file_name().map(PathBuf::from).unwrap_or_else(|| host.clone());
-                let out = Command::new(pt).args(["test", "rules"]).arg(file).current_dir(dir).output();
-                record(report, "promtool test rules", "promtool-test-rules", rel, out);
+                let file = host
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| host.clone());
+                let out = Command::new(pt)
+                    .args(["test", "rules"])
+                    .arg(file)
+                    .current_dir(dir)
+                    .output();
+                record(
+                    report,
+                    "promtool test rules",
+                    "promtool-test-rules",
+                    rel,
+                    out,
+                );
             }
         }
     }
@@ -83,7 +108,13 @@ pub fn run(inputs: &ExternalInputs, enabled: bool, report: &mut Report) {
             }),
             Some(am) => {
                 let out = Command::new(am).arg("check-config").arg(host).output();
-                record(report, "amtool check-config", "amtool-check-config", rel, out);
+                record(
+                    report,
+                    "amtool check-config",
+                    "amtool-check-config",
+                    rel,
+                    out,
+                );
             }
         }
     }
@@ -93,7 +124,13 @@ fn check_config(pt: &Path, rel: &str, host: &Path, rule_globs: &[String], report
     let text = match std::fs::read_to_string(host) {
         Ok(t) => t,
         Err(e) => {
-            push(report, "promtool-check-config", rel, 1, format!("cannot read {}: {e}", host.display()));
+            push(
+                report,
+                "promtool-check-config",
+                rel,
+                1,
+                format!("cannot read {}: {e}", host.display()),
+            );
             return;
         }
     };
@@ -102,42 +139,96 @@ fn check_config(pt: &Path, rel: &str, host: &Path, rule_globs: &[String], report
         Err(_) => return, // already a LintError in the parse phase
     };
     if let Some(m) = doc.as_mapping_mut() {
-        let rf: Vec<serde_yaml::Value> = rule_globs.iter().map(|s| serde_yaml::Value::String(s.clone())).collect();
+        let rf: Vec<serde_yaml::Value> = rule_globs
+            .iter()
+            .map(|s| serde_yaml::Value::String(s.clone()))
+            .collect();
         m.insert("rule_files".into(), serde_yaml::Value::Sequence(rf));
     }
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
-            push(report, "promtool-check-config", rel, 1, format!("cannot create a temp dir: {e}"));
+            push(
+                report,
+                "promtool-check-config",
+                rel,
+                1,
+                format!("cannot create a temp dir: {e}"),
+            );
             return;
         }
     };
     let tmp = dir.path().join("prometheus.yml");
     if let Err(e) = std::fs::write(&tmp, serde_yaml::to_string(&doc).unwrap_or_default()) {
-        push(report, "promtool-check-config", rel, 1, format!("cannot write temp copy: {e}"));
+        push(
+            report,
+            "promtool-check-config",
+            rel,
+            1,
+            format!("cannot write temp copy: {e}"),
+        );
         return;
     }
-    let out = Command::new(pt).args(["check", "config"]).arg(&tmp).output();
-    record(report, "promtool check config", "promtool-check-config", rel, out);
+    let out = Command::new(pt)
+        .args(["check", "config"])
+        .arg(&tmp)
+        .output();
+    record(
+        report,
+        "promtool check config",
+        "promtool-check-config",
+        rel,
+        out,
+    );
 }
 
-fn record(report: &mut Report, name: &str, rule: &str, rel: &str, out: std::io::Result<std::process::Output>) {
+fn record(
+    report: &mut Report,
+    name: &str,
+    rule: &str,
+    rel: &str,
+    out: std::io::Result<std::process::Output>,
+) {
     match out {
         Ok(o) => {
             let passed = o.status.success();
-            report.ran.push(RanCheck { name: name.into(), file: rel.into(), passed });
+            report.ran.push(RanCheck {
+                name: name.into(),
+                file: rel.into(),
+                passed,
+            });
             if !passed {
-                let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
                 let line = regex::Regex::new(r"line (\d+)")
                     .ok()
                     .and_then(|re| re.captures(&text).and_then(|c| c[1].parse().ok()))
                     .unwrap_or(1);
-                push(report, rule, rel, line, format!("`{name}` failed: {}", text.trim()));
+                push(
+                    report,
+                    rule,
+                    rel,
+                    line,
+                    format!("`{name}` failed: {}", text.trim()),
+                );
             }
         }
         Err(e) => {
-            report.ran.push(RanCheck { name: name.into(), file: rel.into(), passed: false });
-            push(report, rule, rel, 1, format!("`{name}` could not be started: {e}"));
+            report.ran.push(RanCheck {
+                name: name.into(),
+                file: rel.into(),
+                passed: false,
+            });
+            push(
+                report,
+                rule,
+                rel,
+                1,
+                format!("`{name}` could not be started: {e}"),
+            );
         }
     }
 }

@@ -72,6 +72,9 @@ mod tests {
         assert_eq!(find(t, "x:1"), Some((2, 6)));
         assert_eq!(line_with(t, "c:", "x:1"), 3);
         assert_eq!(line_of(t, "zzz"), 1);
-        assert_eq!(line_of_expr("{\"expr\": \"up{job=\\\"a\\\"}\"}", "up{job=\"a\"}"), 1);
+        assert_eq!(
+            line_of_expr("{\"expr\": \"up{job=\\\"a\\\"}\"}", "up{job=\"a\"}"),
+            1
+        );
     }
 }

@@ -39,8 +39,8 @@ enum Tok {
 }
 
 const PUNCTS: &[&str] = &[
-    "|=", "|~", "|>", "!=", "!~", "!>", "=~", "==", ">=", "<=", "{", "}", "(", ")", "[", "]", ",", "=", "|", ">", "<", "+",
-    "-", "*", "/", "%", "^",
+    "|=", "|~", "|>", "!=", "!~", "!>", "=~", "==", ">=", "<=", "{", "}", "(", ")", "[", "]", ",",
+    "=", "|", ">", "<", "+", "-", "*", "/", "%", "^",
 ];
 
 fn lex(s: &str) -> Result<Vec<(Tok, usize)>, String> {
@@ -98,7 +98,10 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize)>, String> {
                 continue 'outer;
             }
         }
-        return Err(format!("unexpected character `{}` at offset {i}", s[i..].chars().next().unwrap_or('?')));
+        return Err(format!(
+            "unexpected character `{}` at offset {i}",
+            s[i..].chars().next().unwrap_or('?')
+        ));
     }
     Ok(out)
 }
@@ -120,8 +123,20 @@ const RANGE_AGGS: &[&str] = &[
     "stdvar_over_time",
     "quantile_over_time",
 ];
-const VECTOR_AGGS: &[&str] =
-    &["sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc", "approx_topk"];
+const VECTOR_AGGS: &[&str] = &[
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "sort",
+    "sort_desc",
+    "approx_topk",
+];
 const BIN_WORDS: &[&str] = &["and", "or", "unless"];
 
 struct P<'a> {
@@ -148,7 +163,9 @@ impl P<'_> {
                     Tok::Str => "string".into(),
                     Tok::P(p) => p.to_string(),
                 };
-                Err(format!("{what}, found `{t}` at offset {off} (near `{near}`)"))
+                Err(format!(
+                    "{what}, found `{t}` at offset {off} (near `{near}`)"
+                ))
             }
             None => Err(format!("{what}, found end of query")),
         }
@@ -168,7 +185,11 @@ impl P<'_> {
         }
     }
     fn expect_p(&mut self, p: &str) -> R<()> {
-        if self.eat_p(p) { Ok(()) } else { self.err(&format!("expected `{p}`")) }
+        if self.eat_p(p) {
+            Ok(())
+        } else {
+            self.err(&format!("expected `{p}`"))
+        }
     }
     fn ident(&mut self) -> R<String> {
         match self.peek() {
@@ -194,7 +215,10 @@ impl P<'_> {
         self.unary(top)?;
         loop {
             let is_bin = match self.peek() {
-                Some(Tok::P(p)) => ["+", "-", "*", "/", "%", "^", "==", "!=", ">", ">=", "<", "<="].contains(p),
+                Some(Tok::P(p)) => [
+                    "+", "-", "*", "/", "%", "^", "==", "!=", ">", ">=", "<", "<=",
+                ]
+                .contains(p),
                 Some(Tok::Ident(w)) => BIN_WORDS.contains(&w.as_str()),
                 _ => false,
             };
@@ -235,7 +259,8 @@ impl P<'_> {
             }
             Some(Tok::P("{")) => {
                 if !top {
-                    return self.err("a log query cannot be used here (wrap it in a range aggregation)");
+                    return self
+                        .err("a log query cannot be used here (wrap it in a range aggregation)");
                 }
                 self.log_query(false)
             }
@@ -390,7 +415,9 @@ impl P<'_> {
             match self.peek() {
                 Some(Tok::P("|=" | "|~" | "!=" | "!~" | "|>" | "!>")) => {
                     // `!=` followed by a non-string is a comparison, not a line filter
-                    if self.is_p("!=") && !matches!(self.peek_at(1), Some(Tok::Str) | Some(Tok::Ident(_))) {
+                    if self.is_p("!=")
+                        && !matches!(self.peek_at(1), Some(Tok::Str) | Some(Tok::Ident(_)))
+                    {
                         return Ok(());
                     }
                     self.pos += 1;
@@ -424,7 +451,12 @@ impl P<'_> {
             return self.err("expected a pipeline stage after `|`");
         };
         // a label filter starts with `ident op`
-        let next_is_op = matches!(self.peek_at(1), Some(Tok::P("=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "==")));
+        let next_is_op = matches!(
+            self.peek_at(1),
+            Some(Tok::P(
+                "=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "=="
+            ))
+        );
         match w.as_str() {
             "json" | "logfmt" if !next_is_op => {
                 self.pos += 1;
@@ -485,7 +517,9 @@ impl P<'_> {
 
     fn params(&mut self, optional: bool) -> R<()> {
         let _ = optional;
-        while matches!(self.peek(), Some(Tok::Ident(_))) && matches!(self.peek_at(1), Some(Tok::P("="))) {
+        while matches!(self.peek(), Some(Tok::Ident(_)))
+            && matches!(self.peek_at(1), Some(Tok::P("=")))
+        {
             self.pos += 2;
             self.string()?;
             if !self.eat_p(",") {
@@ -502,7 +536,12 @@ impl P<'_> {
                 self.pos += 1;
                 self.filter_term()?;
             } else if matches!(self.peek(), Some(Tok::Ident(_)))
-                && matches!(self.peek_at(1), Some(Tok::P("=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "==")))
+                && matches!(
+                    self.peek_at(1),
+                    Some(Tok::P(
+                        "=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "=="
+                    ))
+                )
             {
                 // implicit `and` (space separated)
                 self.filter_term()?;
@@ -517,9 +556,14 @@ impl P<'_> {
             self.label_filter()?;
             return self.expect_p(")");
         }
-        self.ident().map_err(|_| self.err::<()>("expected a pipeline stage or label filter").unwrap_err())?;
+        self.ident().map_err(|_| {
+            self.err::<()>("expected a pipeline stage or label filter")
+                .unwrap_err()
+        })?;
         match self.peek() {
-            Some(Tok::P("=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "==")) => self.pos += 1,
+            Some(Tok::P("=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<=" | "==")) => {
+                self.pos += 1
+            }
             _ => return self.err("expected a comparison operator in label filter"),
         }
         match self.peek() {
@@ -554,7 +598,11 @@ pub fn check(query: &str) -> Result<(), String> {
     if toks.is_empty() {
         return Err("empty query".into());
     }
-    let mut p = P { toks, pos: 0, src: &src };
+    let mut p = P {
+        toks,
+        pos: 0,
+        src: &src,
+    };
     p.expr(true)?;
     if p.pos < p.toks.len() {
         return p.err("unexpected trailing input");

@@ -204,11 +204,15 @@ impl Datasource {
     /// Value of the custom HTTP header `name` (`httpHeaderNameN` / `httpHeaderValueN`).
     pub fn header(&self, name: &str) -> Option<String> {
         for (k, v) in &self.json_data {
-            if let Some(n) = k.strip_prefix("httpHeaderName") {
-                if v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(name)) {
-                    let vk = format!("httpHeaderValue{n}");
-                    return self.secure_json_data.get(&vk).and_then(|v| v.as_str()).map(str::to_owned);
-                }
+            if let Some(n) = k.strip_prefix("httpHeaderName")
+                && v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(name))
+            {
+                let vk = format!("httpHeaderValue{n}");
+                return self
+                    .secure_json_data
+                    .get(&vk)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
             }
         }
         None

@@ -13,7 +13,8 @@
 
 use super::catalogue::Catalogue;
 use promql_parser::label::MatchOp;
-use promql_parser::parser::{self, Expr, LabelModifier, ValueType};
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{self, Expr, LabelModifier};
 use std::collections::BTreeSet;
 
 /// Marker in identifiers that replaced a Grafana variable.
@@ -60,7 +61,9 @@ pub fn substitute_vars(q: &str, numeric: bool) -> String {
         // variable forms
         let var = if c == b'$' {
             if b.get(i + 1) == Some(&b'{') {
-                q[i + 2..].find('}').map(|end| (&q[i + 2..i + 2 + end], i + 3 + end))
+                q[i + 2..]
+                    .find('}')
+                    .map(|end| (&q[i + 2..i + 2 + end], i + 3 + end))
             } else {
                 let start = i + 1;
                 let mut end = start;
@@ -69,8 +72,10 @@ pub fn substitute_vars(q: &str, numeric: bool) -> String {
                 }
                 (end > start).then(|| (&q[start..end], end))
             }
-        } else if c == b'[' && b.get(i + 1) == Some(&b'[') {
-            q[i + 2..].find("]]").map(|end| (&q[i + 2..i + 2 + end], i + 4 + end))
+        } else if c == b'[' && b.get(i + 1) == Some(&b'[') && b.get(i + 2) != Some(&b'[') {
+            q[i + 2..]
+                .find("]]")
+                .map(|end| (&q[i + 2..i + 2 + end], i + 4 + end))
         } else {
             None
         };
@@ -78,13 +83,24 @@ pub fn substitute_vars(q: &str, numeric: bool) -> String {
             let name = raw.split([':', '.']).next().unwrap_or(raw).trim();
             let after_offset = out.trim_end().ends_with("offset");
             let rep = if quote.is_some() {
-                if is_duration_var(name) { "5m".to_owned() } else { name.to_owned() }
+                if is_duration_var(name) {
+                    "5m".to_owned()
+                } else {
+                    name.to_owned()
+                }
             } else if is_duration_var(name) || bracket_depth > 0 || after_offset {
                 "5m".to_owned()
-            } else if matches!(name, "__interval_ms" | "__range_s" | "__range_ms" | "__rate_interval_ms") || numeric {
+            } else if matches!(
+                name,
+                "__interval_ms" | "__range_s" | "__range_ms" | "__rate_interval_ms"
+            ) || numeric
+            {
                 "300".to_owned()
             } else {
-                let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                let clean: String = name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
                 format!("{VAR_MARK}{clean}")
             };
             out.push_str(&rep);
@@ -110,7 +126,10 @@ fn push_char(out: &mut String, q: &str, i: &mut usize) {
 }
 
 fn is_duration_var(name: &str) -> bool {
-    matches!(name, "__rate_interval" | "__interval" | "__range" | "__auto") || name.starts_with("__auto_interval")
+    matches!(
+        name,
+        "__rate_interval" | "__interval" | "__range" | "__auto"
+    ) || name.starts_with("__auto_interval")
 }
 
 /// Parses a query after variable substitution (identifier placeholders first, numbers
@@ -121,10 +140,10 @@ pub fn parse(q: &str) -> Result<Expr, String> {
         Ok(e) => Ok(e),
         Err(e) => {
             let second = substitute_vars(q, true);
-            if second != first {
-                if let Ok(ex) = parser::parse(&second) {
-                    return Ok(ex);
-                }
+            if second != first
+                && let Ok(ex) = parser::parse(&second)
+            {
+                return Ok(ex);
             }
             Err(e)
         }
@@ -158,7 +177,9 @@ pub fn variable_query_expr(q: &str) -> Option<String> {
                 _ => {}
             }
         }
-        return split.map(|i| inner[..i].trim().to_owned()).filter(|s| !s.is_empty());
+        return split
+            .map(|i| inner[..i].trim().to_owned())
+            .filter(|s| !s.is_empty());
     }
     if strip_call(t, "label_names").is_some() || strip_call(t, "metrics").is_some() {
         return None;
@@ -192,7 +213,14 @@ pub fn infer(e: &Expr, cat: &Catalogue, out: &mut Vec<QueryIssue>) -> Option<BTr
             match &a.modifier {
                 Some(m) => {
                     let ls = &m.labels().labels;
-                    check_labels(ls, inner.as_ref(), &a.expr, cat, out, if m.is_include() { "by" } else { "without" });
+                    check_labels(
+                        ls,
+                        inner.as_ref(),
+                        &a.expr,
+                        cat,
+                        out,
+                        if m.is_include() { "by" } else { "without" },
+                    );
                     match m {
                         LabelModifier::Include(l) => Some(l.labels.iter().cloned().collect()),
                         LabelModifier::Exclude(l) => {
@@ -215,7 +243,8 @@ pub fn infer(e: &Expr, cat: &Catalogue, out: &mut Vec<QueryIssue>) -> Option<BTr
         Expr::Subquery(s) => infer(&s.expr, cat, out),
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Some(BTreeSet::new()),
         Expr::Call(c) => {
-            let args: Vec<Option<BTreeSet<String>>> = c.args.args.iter().map(|a| infer(a, cat, out)).collect();
+            let args: Vec<Option<BTreeSet<String>>> =
+                c.args.args.iter().map(|a| infer(a, cat, out)).collect();
             let str_arg = |i: usize| match c.args.args.get(i).map(|b| b.as_ref()) {
                 Some(Expr::StringLiteral(s)) => Some(s.val.clone()),
                 _ => None,
@@ -304,7 +333,10 @@ fn check_labels(
         if metric.as_deref().is_some_and(|m| cat.open.contains(m)) {
             continue;
         }
-        let what = metric.as_deref().map(|m| format!("`{m}`")).unwrap_or_else(|| "the aggregated expression".into());
+        let what = metric
+            .as_deref()
+            .map(|m| format!("`{m}`"))
+            .unwrap_or_else(|| "the aggregated expression".into());
         out.push(QueryIssue {
             rule: "promql-unknown-label",
             message: format!("`{clause} ({l})`: `{l}` is not a label of {what}"),
@@ -317,7 +349,11 @@ fn check_labels(
 fn metric_name(e: &Expr) -> Option<String> {
     let mut names = BTreeSet::new();
     collect_names(e, &mut names);
-    if names.len() == 1 { names.into_iter().next() } else { None }
+    if names.len() == 1 {
+        names.into_iter().next()
+    } else {
+        None
+    }
 }
 
 fn collect_names(e: &Expr, names: &mut BTreeSet<String>) {
@@ -354,7 +390,11 @@ pub fn metric_names(e: &Expr) -> BTreeSet<String> {
     names
 }
 
-fn selector(vs: &parser::VectorSelector, cat: &Catalogue, out: &mut Vec<QueryIssue>) -> Option<BTreeSet<String>> {
+fn selector(
+    vs: &parser::VectorSelector,
+    cat: &Catalogue,
+    out: &mut Vec<QueryIssue>,
+) -> Option<BTreeSet<String>> {
     let name = selector_name(vs)?;
     if name.contains(VAR_MARK) {
         return None;
@@ -370,12 +410,23 @@ fn selector(vs: &parser::VectorSelector, cat: &Catalogue, out: &mut Vec<QueryIss
             hint: Some(if similar.is_empty() {
                 "check the metric name against the app's /metrics".to_owned()
             } else {
-                format!("did you mean {}?", similar.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "did you mean {}?",
+                    similar
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }),
         });
         return None;
     };
-    let all = vs.matchers.matchers.iter().chain(vs.matchers.or_matchers.iter().flatten());
+    let all = vs
+        .matchers
+        .matchers
+        .iter()
+        .chain(vs.matchers.or_matchers.iter().flatten());
     for m in all {
         if skip_label(&m.name) || labels.contains(&m.name) {
             continue;
@@ -390,7 +441,11 @@ fn selector(vs: &parser::VectorSelector, cat: &Catalogue, out: &mut Vec<QueryIss
 }
 
 fn join(s: &BTreeSet<String>) -> String {
-    if s.is_empty() { "(none)".to_owned() } else { s.iter().cloned().collect::<Vec<_>>().join(", ") }
+    if s.is_empty() {
+        "(none)".to_owned()
+    } else {
+        s.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -413,9 +468,18 @@ mod tests {
 
     #[test]
     fn substitutes_grafana_variables() {
-        assert_eq!(substitute_vars("rate(x[$__rate_interval])", false), "rate(x[5m])");
-        assert_eq!(substitute_vars("x{a=~\"$a|${b:regex}\"}", false), "x{a=~\"a|b\"}");
-        assert_eq!(substitute_vars("sum by ($g) (x[[[iv]]])", false), format!("sum by ({VAR_MARK}g) (x[5m])"));
+        assert_eq!(
+            substitute_vars("rate(x[$__rate_interval])", false),
+            "rate(x[5m])"
+        );
+        assert_eq!(
+            substitute_vars("x{a=~\"$a|${b:regex}\"}", false),
+            "x{a=~\"a|b\"}"
+        );
+        assert_eq!(
+            substitute_vars("sum by ($g) (x[[[iv]]])", false),
+            format!("sum by ({VAR_MARK}g) (x[5m])")
+        );
         assert_eq!(substitute_vars("topk($k, x)", true), "topk(300, x)");
         assert!(parse("topk($k, rate(x[$__interval]))").is_ok());
         assert!(parse("x offset $off").is_ok());
@@ -428,7 +492,9 @@ mod tests {
         assert_eq!(i.len(), 1);
         assert_eq!(i[0].rule, "promql-unknown-label");
         assert!(i[0].hint.as_ref().unwrap().contains("handler"));
-        let i = issues("histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[5m])) by (le, path))");
+        let i = issues(
+            "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[5m])) by (le, path))",
+        );
         assert_eq!(i.len(), 1);
         assert!(issues("time() - process_start_time_seconds{job=\"fastapi\"}").is_empty());
         assert!(issues("histogram_quantile(0.9, sum by (le, handler) (rate(http_request_duration_seconds_bucket[5m])))").is_empty());
@@ -441,15 +507,32 @@ mod tests {
         assert!(i[0].hint.as_ref().unwrap().contains("http_requests_total"));
         let i = issues("http_requests_total{path=\"/\"}");
         assert_eq!(i[0].rule, "promql-unknown-label");
-        assert!(issues("sum(http_requests_total) / on(job) group_left sum by (job) (http_requests_total)").is_empty());
-        assert_eq!(issues("sum by (job) (http_requests_total) / on(nope) sum by (job) (http_requests_total)").len(), 1);
+        assert!(
+            issues(
+                "sum(http_requests_total) / on(job) group_left sum by (job) (http_requests_total)"
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            issues(
+                "sum by (job) (http_requests_total) / on(nope) sum by (job) (http_requests_total)"
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn variable_queries() {
-        assert_eq!(variable_query_expr("label_values(up{job=\"a\"}, instance)").as_deref(), Some("up{job=\"a\"}"));
+        assert_eq!(
+            variable_query_expr("label_values(up{job=\"a\"}, instance)").as_deref(),
+            Some("up{job=\"a\"}")
+        );
         assert_eq!(variable_query_expr("label_values(instance)"), None);
-        assert_eq!(variable_query_expr("query_result(topk(5, up))").as_deref(), Some("topk(5, up)"));
+        assert_eq!(
+            variable_query_expr("query_result(topk(5, up))").as_deref(),
+            Some("topk(5, up)")
+        );
         assert_eq!(variable_query_expr("up").as_deref(), Some("up"));
     }
 }

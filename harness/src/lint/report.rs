@@ -100,8 +100,10 @@ impl Report {
 
     /// Sorts findings by file, line, rule (stable output).
     pub(crate) fn sort(&mut self) {
-        self.findings
-            .sort_by(|a, b| (&a.file, a.line, a.col, &a.rule, &a.message).cmp(&(&b.file, b.line, b.col, &b.rule, &b.message)));
+        self.findings.sort_by(|a, b| {
+            (&a.file, a.line, a.col, &a.rule, &a.message)
+                .cmp(&(&b.file, b.line, b.col, &b.rule, &b.message))
+        });
         self.findings.dedup();
     }
 
@@ -131,7 +133,10 @@ impl Report {
             out.push('\n');
         }
         for s in &self.skipped {
-            out.push_str(&format!("skipped {}: {} (hint: {})\n", s.name, s.reason, s.install_hint));
+            out.push_str(&format!(
+                "skipped {}: {} (hint: {})\n",
+                s.name, s.reason, s.install_hint
+            ));
         }
         out
     }
@@ -155,5 +160,9 @@ impl Report {
 }
 
 fn one_line(s: &str) -> String {
-    s.trim().lines().map(str::trim_end).collect::<Vec<_>>().join(" | ")
+    s.trim()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join(" | ")
 }

@@ -28,7 +28,11 @@ pub struct RuleExpr {
 /// Classifies an already-parsed rule file and lists its query expressions.
 /// `loki_hint` forces LogQL for group rules (files under the Loki ruler directory).
 pub fn analyse(doc: &Value, loki_hint: bool) -> (RuleFileKind, Vec<RuleExpr>) {
-    let groups = doc.get("groups").and_then(Value::as_sequence).cloned().unwrap_or_default();
+    let groups = doc
+        .get("groups")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
     let grafana = doc.get("apiVersion").is_some()
         || groups.iter().any(|g| {
             g.get("rules")
@@ -37,7 +41,12 @@ pub fn analyse(doc: &Value, loki_hint: bool) -> (RuleFileKind, Vec<RuleExpr>) {
         });
     let mut out = Vec::new();
     for g in &groups {
-        for r in g.get("rules").and_then(Value::as_sequence).into_iter().flatten() {
+        for r in g
+            .get("rules")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
             let name = r
                 .get("record")
                 .or_else(|| r.get("alert"))
@@ -46,12 +55,22 @@ pub fn analyse(doc: &Value, loki_hint: bool) -> (RuleFileKind, Vec<RuleExpr>) {
                 .unwrap_or("")
                 .to_owned();
             if grafana {
-                for d in r.get("data").and_then(Value::as_sequence).into_iter().flatten() {
+                for d in r
+                    .get("data")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
                     if d.get("datasourceUid").and_then(Value::as_str) == Some("__expr__") {
                         continue;
                     }
                     if let Some(e) = d.pointer_str("/model/expr") {
-                        out.push(RuleExpr { expr: e, name: name.clone(), record: None, labels: vec![] });
+                        out.push(RuleExpr {
+                            expr: e,
+                            name: name.clone(),
+                            record: None,
+                            labels: vec![],
+                        });
                     }
                 }
                 continue;
@@ -64,10 +83,19 @@ pub fn analyse(doc: &Value, loki_hint: bool) -> (RuleFileKind, Vec<RuleExpr>) {
             let labels = r
                 .get("labels")
                 .and_then(Value::as_mapping)
-                .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let record = r.get("record").and_then(Value::as_str).map(str::to_owned);
-            out.push(RuleExpr { expr, name, record, labels });
+            out.push(RuleExpr {
+                expr,
+                name,
+                record,
+                labels,
+            });
         }
     }
     let kind = if grafana {

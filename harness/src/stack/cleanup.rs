@@ -109,6 +109,45 @@ pub async fn remove_run(docker: &Docker, run: &str) -> Result<Removed, bollard::
     remove_where(docker, format!("{LABEL_RUN}={run}"), |_| true).await
 }
 
+/// Removes every harness resource on the daemon (`obs-harness stack down --all`).
+pub async fn remove_all(docker: &Docker) -> Result<Removed, bollard::errors::Error> {
+    remove_where(docker, format!("{LABEL}=1"), |_| true).await
+}
+
+/// Harness containers, networks and volumes on the daemon, grouped by run.
+pub async fn status(docker: &Docker) -> Result<String, bollard::errors::Error> {
+    use std::collections::BTreeMap;
+    let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let containers = docker
+        .list_containers(Some(ListContainersOptions { all: true, filters: filter(format!("{LABEL}=1")), ..Default::default() }))
+        .await?;
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        let run = labels.get(LABEL_RUN).cloned().unwrap_or_default();
+        let owner = labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let alive = if owner_alive(&owner) { "owner alive" } else { "owner gone: leftover" };
+        runs.entry(run).or_default().push(format!(
+            "  container {:<28} service {:<14} {} ({alive})",
+            c.names.and_then(|n| n.into_iter().next()).unwrap_or_default().trim_start_matches('/'),
+            labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+            c.status.unwrap_or_default(),
+        ));
+    }
+    for n in docker.list_networks(Some(ListNetworksOptions { filters: filter(format!("{LABEL}=1")) })).await? {
+        let run = n.labels.unwrap_or_default().get(LABEL_RUN).cloned().unwrap_or_default();
+        runs.entry(run).or_default().push(format!("  network   {}", n.name.unwrap_or_default()));
+    }
+    let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: filter(format!("{LABEL}=1")) })).await?;
+    for v in volumes.volumes.unwrap_or_default() {
+        let run = v.labels.get(LABEL_RUN).cloned().unwrap_or_default();
+        runs.entry(run).or_default().push(format!("  volume    {}", v.name));
+    }
+    if runs.is_empty() {
+        return Ok("no harness containers, networks or volumes\n".into());
+    }
+    Ok(runs.into_iter().map(|(run, lines)| format!("run {run}:\n{}\n", lines.join("\n"))).collect())
+}
+
 /// Removes harness resources whose owner process is gone (runs that were killed).
 pub async fn reap_orphans(docker: &Docker) -> Result<Removed, bollard::errors::Error> {
     remove_where(docker, format!("{LABEL}=1"), |labels| {
