@@ -6,8 +6,13 @@
 //! - [`stack`]: the compose stack brought up through testcontainers, and torn down.
 //! - [`images`]: the air-gapped image set built from host binaries.
 //! - [`backends`]: one typed HTTP client per backend.
+//! - [`traffic`]: the scenario driver that records what it sent.
+//! - [`checks`]: verdicts (passed / failed / not run) built on the clients.
 
+pub mod backends;
+pub mod checks;
 pub mod eventually;
 pub mod images;
 pub mod lint;
 pub mod stack;
+pub mod traffic;

@@ -1,0 +1,1 @@
+//! One typed HTTP client per backend (reqwest + serde).

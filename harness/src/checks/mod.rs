@@ -1,0 +1,51 @@
+//! Checks and their verdicts.
+//!
+//! A check answers passed, failed (with what it saw and where it looked), or
+//! not run (with the reason, e.g. the service it needs is not running) —
+//! never "passed" for something it did not verify.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Passed { detail: String },
+    Failed { message: String },
+    NotRun { reason: String },
+}
+
+impl Verdict {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Verdict::Failed { .. })
+    }
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Verdict::Passed { .. })
+    }
+    pub fn text(&self) -> &str {
+        match self {
+            Verdict::Passed { detail } => detail,
+            Verdict::Failed { message } => message,
+            Verdict::NotRun { reason } => reason,
+        }
+    }
+}
+
+/// One check's outcome in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Stable id, e.g. `prometheus.target_up`.
+    pub name: String,
+    /// The phase it belongs to: lint, signals, dashboards, alerts, ruler.
+    pub phase: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+}
+
+impl CheckResult {
+    pub fn new(phase: &str, name: &str, verdict: Verdict, duration: Duration) -> Self {
+        Self { name: name.to_owned(), phase: phase.to_owned(), verdict, duration_ms: duration.as_millis() as u64 }
+    }
+}
