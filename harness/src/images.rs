@@ -173,19 +173,38 @@ pub fn reference_app_binary() -> Result<PathBuf, ImageError> {
     if let Ok(p) = std::env::var("OBS_APP_BIN") {
         return Ok(PathBuf::from(p));
     }
+    newest_in_target("reference-app", "run `cargo build -p reference-app` or set OBS_APP_BIN")
+}
+
+/// The `obs-harness` binary: `OBS_HARNESS_BIN`, this executable when it is
+/// `obs-harness`, else the workspace's newest `target/{debug,release}/obs-harness`.
+pub fn harness_binary() -> Result<PathBuf, ImageError> {
+    if let Ok(p) = std::env::var("OBS_HARNESS_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    if let Ok(me) = std::env::current_exe() {
+        if me.file_name().is_some_and(|n| n == "obs-harness") {
+            return Ok(me);
+        }
+    }
+    newest_in_target("obs-harness", "run `cargo build -p obs-harness` or set OBS_HARNESS_BIN")
+}
+
+/// The image of the harness's own webhook receiver.
+pub fn harness_image() -> Result<BinaryImage, ImageError> {
+    BinaryImage::from_binary("obs-harness/webhook", harness_binary()?, "/bin/obs-harness")
+}
+
+fn newest_in_target(name: &str, hint: &str) -> Result<PathBuf, ImageError> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     ["debug", "release"]
         .iter()
-        .map(|p| target.join(p).join("reference-app"))
+        .map(|p| target.join(p).join(name))
         .filter(|p| p.is_file())
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .ok_or_else(|| ImageError::MissingInput {
-            what: "reference-app binary".into(),
-            path: target.join("debug/reference-app"),
-            hint: "run `cargo build -p reference-app` or set OBS_APP_BIN".into(),
-        })
+        .ok_or_else(|| ImageError::MissingInput { what: format!("{name} binary"), path: target.join("debug").join(name), hint: hint.into() })
 }
 
 /// The air-gapped image for `service`, if the set has one.

@@ -9,6 +9,7 @@
 //! - [`traffic`]: the scenario driver that records what it sent.
 //! - [`checks`]: verdicts (passed / failed / not run) built on the clients.
 
+pub mod accelerate;
 pub mod backends;
 pub mod checks;
 pub mod eventually;
@@ -16,3 +17,4 @@ pub mod images;
 pub mod lint;
 pub mod stack;
 pub mod traffic;
+pub mod webhook;

@@ -29,6 +29,12 @@ enum Cmd {
     /// Build images.
     #[command(subcommand)]
     Images(ImagesCmd),
+    /// (internal) the Alertmanager webhook receiver, run as a container of the stack.
+    #[command(hide = true)]
+    WebhookSink {
+        #[arg(long, default_value = "0.0.0.0:9099")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -48,13 +54,20 @@ struct StackSelect {
     /// Seconds each service may take to become ready.
     #[arg(long, default_value_t = 120)]
     startup_timeout: u64,
+    /// Accelerated timing: divide scrape, evaluation, `for:` and Alertmanager
+    /// group timings by this factor (1 = the stack's own timings).
+    ///
+    /// Example: --acceleration 15
+    #[arg(long, default_value_t = 1)]
+    acceleration: u32,
 }
 
 impl StackSelect {
     fn options(&self) -> StackOptions {
         let mut o = StackOptions::new(&self.compose)
             .with_images(self.images)
-            .with_startup_timeout(Duration::from_secs(self.startup_timeout));
+            .with_startup_timeout(Duration::from_secs(self.startup_timeout))
+            .with_acceleration(self.acceleration);
         match (&self.services, self.images) {
             (Some(s), _) => o = o.with_services(s.clone()),
             (None, ImageMode::Airgapped) => o = o.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
@@ -76,6 +89,8 @@ impl StackSelect {
         });
         a.push("--startup-timeout".into());
         a.push(self.startup_timeout.to_string());
+        a.push("--acceleration".into());
+        a.push(self.acceleration.to_string());
         a
     }
 }
@@ -139,6 +154,13 @@ fn main() -> ExitCode {
         Cmd::Lint(args) => obs_harness::lint::lint_main(args),
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
+        Cmd::WebhookSink { listen } => match runtime().block_on(obs_harness::webhook::serve(listen)) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("obs-harness webhook-sink: cannot listen on {listen}: {e}");
+                2
+            }
+        },
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -21,6 +21,7 @@ fn opts(external: bool) -> LintOptions {
         profile: Profile::Dev,
         catalogue: Some(catalogue()),
         external,
+        compose_files: vec![],
     }
 }
 
@@ -442,6 +443,7 @@ fn malformed_yaml_is_a_located_error_with_exit_code_2() {
         catalogue: None,
         profile: Profile::Dev,
         no_external: true,
+        compose_files: vec![],
     };
     assert_eq!(lint::lint_main(args), 2);
 }
@@ -478,17 +480,20 @@ fn missing_compose_file_is_an_error() {
 
 #[test]
 fn lint_main_exit_codes() {
-    let mk = |dir: &Path| LintArgs {
+    let mk = |dir: &Path, profile: Profile| LintArgs {
         stack_dir: dir.to_owned(),
         format: lint::Format::Json,
         timings: true,
         catalogue: Some(catalogue()),
-        profile: Profile::Prod,
+        profile,
         no_external: true,
+        compose_files: vec![],
     };
-    assert_eq!(lint::lint_main(mk(&stack_dir())), 0);
+    assert_eq!(lint::lint_main(mk(&stack_dir(), Profile::Dev)), 0);
+    // The bundled stack is a dev stack: the prod profile fails it (see lint_prod.rs).
+    assert_eq!(lint::lint_main(mk(&stack_dir(), Profile::Prod)), 1);
     let dir = broken("prometheus/prometheus.yml", "\"app:8000\"", "\"app:8001\"");
-    assert_eq!(lint::lint_main(mk(dir.path())), 1);
+    assert_eq!(lint::lint_main(mk(dir.path(), Profile::Dev)), 1);
 }
 
 #[test]

@@ -4,6 +4,13 @@
 //! not run (with the reason, e.g. the service it needs is not running) —
 //! never "passed" for something it did not verify.
 
+pub mod alertmanager;
+pub mod alerts;
+pub mod grafana;
+pub mod jaeger;
+pub mod loki;
+pub mod prometheus;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

@@ -19,6 +19,11 @@
 //!
 //! A host names a service when it equals the service name or its `container_name`;
 //! `localhost`/`127.0.0.1` inside a service names that service itself.
+//!
+//! ## Several compose files
+//! [`ComposeModel::load_files`] merges files like `docker compose -f a -f b` for the
+//! keys the gate reads, and remembers for each merged value the file and line it came
+//! from ([`Origin`]), so findings point into the override file when it set the value.
 
 use super::LintError;
 use docker_compose_types as dct;
@@ -40,27 +45,88 @@ pub const DEFAULT_PORTS: &[(&str, &[u16])] = &[
     ("obs-reference-app", &[8000]),
 ];
 
+/// Where a (merged) compose value comes from: the compose file that set it last
+/// (relative to the stack directory) and the 1-based line of the entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+}
+
 /// One volume entry of a service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Mount {
     /// As written (`./prometheus/prometheus.yml`, `loki-data`, `/var/run/docker.sock`).
     pub source: String,
-    /// Host path for bind mounts with a relative source, resolved against the stack dir.
+    /// Host path for bind mounts with a relative or absolute source (relative ones are
+    /// resolved against the stack dir).
     pub host: Option<PathBuf>,
     pub target: String,
     /// The source as written was relative (`./x`, `../x`).
     pub relative: bool,
+    /// `:ro` (short syntax) or `read_only: true` (long syntax).
+    pub read_only: bool,
+    pub origin: Origin,
 }
 
-#[derive(Debug, Clone)]
+/// One `ports` entry of a service.
+#[derive(Debug, Clone, Default)]
+pub struct PortEntry {
+    /// Host address it is published on (`127.0.0.1:4317:4317`); `None` means all interfaces.
+    pub host_ip: Option<String>,
+    /// Host side (`"4317"`, `"8000-8005"`); `None` means an ephemeral host port.
+    pub published: Option<String>,
+    /// Container side, first and last port of the range.
+    pub target: (u16, u16),
+    /// `tcp` unless written otherwise.
+    pub protocol: String,
+    pub origin: Origin,
+}
+
+impl PortEntry {
+    pub fn covers(&self, port: u16) -> bool {
+        (self.target.0..=self.target.1).contains(&port)
+    }
+
+    /// Published on a loopback address only (not reachable from other hosts).
+    pub fn loopback_only(&self) -> bool {
+        self.host_ip.as_deref().is_some_and(|ip| {
+            let ip = ip.trim_matches(['[', ']']);
+            ip.starts_with("127.") || ip == "::1" || ip == "localhost"
+        })
+    }
+}
+
+/// One environment variable of a service (`environment`, map or list form).
+#[derive(Debug, Clone, Default)]
+pub struct EnvVar {
+    /// `None` for `- KEY` / `KEY:` (taken from the shell environment).
+    pub value: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct ServiceInfo {
     pub name: String,
     pub image: String,
     pub container_name: Option<String>,
+    /// Container ports from `ports` and `expose`.
     pub ports: BTreeSet<u16>,
     pub labels: BTreeMap<String, String>,
     pub mounts: Vec<Mount>,
     pub command: Vec<String>,
+    /// The `ports` entries (merged by container port and protocol).
+    pub published: Vec<PortEntry>,
+    pub expose: BTreeSet<u16>,
+    pub environment: BTreeMap<String, EnvVar>,
+    /// `env_file` entries as written, with where they are listed.
+    pub env_files: Vec<(String, Origin)>,
+    /// The `command:` key that set [`Self::command`].
+    pub command_origin: Option<Origin>,
+    /// `privileged:` as last set.
+    pub privileged: Option<(bool, Origin)>,
+    /// The service key in the first file that defines the service.
+    pub origin: Origin,
 }
 
 impl ServiceInfo {
@@ -115,6 +181,11 @@ impl ServiceInfo {
 
     /// The value of `--config.file=`, `-config.file=` or `--config=` in the command.
     pub fn config_flag(&self) -> Option<String> {
+        self.flag("config.file").or_else(|| self.flag("config"))
+    }
+
+    /// The value of `--<name>=v` / `--<name> v` (any number of leading dashes) in the command.
+    pub fn flag(&self, name: &str) -> Option<String> {
         let mut it = self
             .command
             .iter()
@@ -122,46 +193,143 @@ impl ServiceInfo {
             .peekable();
         while let Some(a) = it.next() {
             let a = a.trim_start_matches('-');
-            for flag in ["config.file", "config"] {
-                if let Some(v) = a.strip_prefix(flag) {
-                    if let Some(v) = v.strip_prefix('=') {
-                        return Some(v.to_owned());
-                    }
-                    if v.is_empty() {
-                        return it.peek().map(|s| s.to_string());
-                    }
+            if let Some(v) = a.strip_prefix(name) {
+                if let Some(v) = v.strip_prefix('=') {
+                    return Some(v.to_owned());
+                }
+                if v.is_empty() {
+                    return it.peek().map(|s| s.to_string());
                 }
             }
         }
         None
     }
+
+    /// True when some command argument is `--<prefix>…`.
+    pub fn has_flag_prefix(&self, prefix: &str) -> bool {
+        self.command
+            .iter()
+            .flat_map(|c| c.split_whitespace())
+            .any(|a| a.starts_with('-') && a.trim_start_matches('-').starts_with(prefix))
+    }
 }
 
+/// One compose file as read.
+#[derive(Debug, Clone)]
+pub struct ComposeFile {
+    /// Relative to the stack directory when inside it, else as given.
+    pub rel: String,
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// The compose files of a stack, merged as `docker compose -f a -f b` does for the keys
+/// the gate reads (see [`ComposeModel::load_files`]).
 #[derive(Debug)]
 pub struct ComposeModel {
+    /// The first (main) file, relative to the stack dir.
     pub file: String,
+    /// Its text.
     pub text: String,
+    /// Every file in merge order (the first is the main file).
+    pub files: Vec<ComposeFile>,
     pub services: Vec<ServiceInfo>,
 }
 
 impl ComposeModel {
+    /// One compose file `file` (relative to `stack_dir`).
     pub fn load(stack_dir: &Path, file: &str) -> Result<Self, LintError> {
-        let path = stack_dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| LintError::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        let compose: dct::Compose = super::parse_yaml(&path, &text)?;
-        let mut services = Vec::new();
-        for (name, svc) in compose.services.0.iter() {
-            let Some(svc) = svc else { continue };
-            services.push(service_info(stack_dir, name, svc));
+        Self::load_files(stack_dir, &[stack_dir.join(file)])
+    }
+
+    /// Several compose files merged in order, later files winning, like
+    /// `docker compose -f a -f b`:
+    /// - new services are added;
+    /// - `image`, `container_name`, `command` and `privileged` are replaced;
+    /// - `environment` and `labels` (map or list form) merge key-wise;
+    /// - `volumes` merge by container target path, `ports` by container port (range)
+    ///   and protocol; `expose` and `env_file` are unions.
+    ///
+    /// Relative bind-mount sources resolve against `stack_dir` (the project directory).
+    /// Each merged value keeps the file and line it came from ([`Origin`]).
+    pub fn load_files(stack_dir: &Path, files: &[PathBuf]) -> Result<Self, LintError> {
+        let mut out = Self {
+            file: String::new(),
+            text: String::new(),
+            files: Vec::new(),
+            services: Vec::new(),
+        };
+        for path in files {
+            let text = std::fs::read_to_string(path).map_err(|e| LintError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            // Validates the file's shape (located error on bad input).
+            let _: dct::Compose = super::parse_yaml(path, &text)?;
+            let raw: serde_yaml::Value = super::parse_yaml(path, &text)?;
+            let p = normalise(path);
+            let rel = match p.strip_prefix(stack_dir) {
+                Ok(r) => r.to_string_lossy().replace('\\', "/"),
+                Err(_) => path.display().to_string(),
+            };
+            let cf = ComposeFile {
+                rel,
+                path: path.clone(),
+                text,
+            };
+            if let Some(services) = raw.get("services").and_then(|s| s.as_mapping()) {
+                for (name, def) in services {
+                    let Some(name) = scalar(name) else { continue };
+                    let idx = match out.services.iter().position(|s| s.name == name) {
+                        Some(i) => i,
+                        None => {
+                            out.services.push(ServiceInfo {
+                                name: name.clone(),
+                                origin: Origin {
+                                    file: cf.rel.clone(),
+                                    line: service_span(&cf.text, &name).map_or(1, |s| s.0),
+                                },
+                                ..Default::default()
+                            });
+                            out.services.len() - 1
+                        }
+                    };
+                    if def.is_mapping() {
+                        apply(&mut out.services[idx], def, &cf, stack_dir);
+                    }
+                }
+            }
+            out.files.push(cf);
         }
-        Ok(Self {
-            file: file.to_owned(),
-            text,
-            services,
-        })
+        if let Some(f) = out.files.first() {
+            out.file = f.rel.clone();
+            out.text = f.text.clone();
+        }
+        for s in &mut out.services {
+            let mut ports = s.expose.clone();
+            for p in &s.published {
+                ports.extend(p.target.0..=p.target.1);
+            }
+            s.ports = ports;
+        }
+        Ok(out)
+    }
+
+    /// The compose file(s) for messages: `docker-compose.yml` or `a.yml + b.yml`.
+    pub fn display_name(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| f.rel.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    /// Text of the compose file `rel` (empty when unknown).
+    pub fn text_of(&self, rel: &str) -> &str {
+        self.files
+            .iter()
+            .find(|f| f.rel == rel)
+            .map_or("", |f| f.text.as_str())
     }
 
     pub fn service(&self, name: &str) -> Option<&ServiceInfo> {
@@ -176,72 +344,309 @@ impl ComposeModel {
     }
 }
 
-fn service_info(stack_dir: &Path, name: &str, svc: &dct::Service) -> ServiceInfo {
-    let mut ports = BTreeSet::new();
-    match &svc.ports {
-        dct::Ports::Short(v) => {
-            for p in v {
-                let p = p.split('/').next().unwrap_or(p);
-                let target = p.rsplit(':').next().unwrap_or(p);
-                // ranges like 4000-4005
-                let mut parts = target.splitn(2, '-');
-                if let (Some(a), b) = (parts.next(), parts.next())
-                    && let Ok(a) = a.parse::<u16>()
-                {
-                    let b = b.and_then(|b| b.parse::<u16>().ok()).unwrap_or(a);
-                    ports.extend(a..=b);
+/// A YAML scalar as a string (`None` for null, sequences and mappings).
+pub fn scalar(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// 1-based (first, last) lines of the block of `services.<name>` (block-style YAML).
+pub fn service_span(text: &str, name: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let content = |l: &str| {
+        let t = l.trim_start();
+        !(t.is_empty() || t.starts_with('#'))
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let top = lines
+        .iter()
+        .position(|l| indent(l) == 0 && strip_key(l.trim_end()).is_some_and(|k| k == "services"))?;
+    let child = lines[top + 1..]
+        .iter()
+        .find(|l| content(l))
+        .map(|l| indent(l))
+        .filter(|i| *i > 0)?;
+    let mut start = None;
+    for (i, l) in lines.iter().enumerate().skip(top + 1) {
+        if !content(l) {
+            continue;
+        }
+        let ind = indent(l);
+        if let Some(s) = start {
+            if ind <= child {
+                return Some((s + 1, last_content(&lines, s, i)));
+            }
+        } else if ind == 0 {
+            return None;
+        } else if ind == child && strip_key(l.trim()).is_some_and(|k| k == name) {
+            start = Some(i);
+        }
+    }
+    start.map(|s| (s + 1, last_content(&lines, s, lines.len())))
+}
+
+/// Last content line (1-based) in lines[s..end].
+fn last_content(lines: &[&str], s: usize, end: usize) -> usize {
+    (s..end)
+        .rev()
+        .find(|&j| {
+            let t = lines[j].trim_start();
+            !(t.is_empty() || t.starts_with('#'))
+        })
+        .map_or(s + 1, |j| j + 1)
+}
+
+/// The key of a `key:` / `"key":` line.
+fn strip_key(l: &str) -> Option<&str> {
+    let (k, rest) = l.split_once(':')?;
+    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some(k.trim().trim_matches(['"', '\'']))
+}
+
+/// First line (1-based) within service `svc`'s block of `text` for which `pred` holds.
+pub fn find_in_service(text: &str, svc: &str, pred: impl Fn(&str) -> bool) -> Option<usize> {
+    let (a, b) = service_span(text, svc)?;
+    text.lines()
+        .enumerate()
+        .skip(a - 1)
+        .take(b + 1 - a)
+        .find(|(_, l)| pred(l))
+        .map(|(i, _)| i + 1)
+}
+
+/// [`find_in_service`], falling back to the service key line, then 1.
+pub fn line_in_service(text: &str, svc: &str, pred: impl Fn(&str) -> bool) -> usize {
+    find_in_service(text, svc, pred)
+        .or_else(|| service_span(text, svc).map(|s| s.0))
+        .unwrap_or(1)
+}
+
+/// True when `line` is a `KEY=…`, `KEY: …` or bare `- KEY` entry for `key`.
+pub fn is_key_line(line: &str, key: &str) -> bool {
+    let t = line.trim_start();
+    let t = t.strip_prefix('-').map_or(t, str::trim_start);
+    let t = t.trim_start_matches(['"', '\'']);
+    match t.strip_prefix(key) {
+        Some(rest) => rest.is_empty() || rest.starts_with(['=', ':', '"', '\'', ' ', '\t', '#']),
+        None => false,
+    }
+}
+
+/// Merges one file's definition of a service into `s`.
+fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_dir: &Path) {
+    let origin = |line: usize| Origin {
+        file: cf.rel.clone(),
+        line,
+    };
+    let name = s.name.clone();
+    let at = |pred: &dyn Fn(&str) -> bool| line_in_service(&cf.text, &name, pred);
+    if let Some(img) = def.get("image").and_then(scalar) {
+        s.image = img;
+    }
+    if let Some(c) = def.get("container_name").and_then(scalar) {
+        s.container_name = Some(c);
+    }
+    if let Some(cmd) = def.get("command") {
+        s.command = match cmd {
+            serde_yaml::Value::Sequence(a) => a.iter().filter_map(scalar).collect(),
+            other => scalar(other)
+                .map(|c| c.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        };
+        s.command_origin = Some(origin(at(&|l| is_key_line(l, "command"))));
+    }
+    if let Some(p) = def.get("privileged") {
+        let on = p
+            .as_bool()
+            .unwrap_or_else(|| scalar(p).is_some_and(|v| v == "true"));
+        s.privileged = Some((on, origin(at(&|l| is_key_line(l, "privileged")))));
+    }
+    // labels / environment: key-wise.
+    for (k, v) in kv_entries(def.get("labels")) {
+        s.labels.insert(k, v.unwrap_or_default());
+    }
+    for (k, v) in kv_entries(def.get("environment")) {
+        let line = at(&|l| is_key_line(l, &k));
+        s.environment.insert(
+            k,
+            EnvVar {
+                value: v,
+                origin: origin(line),
+            },
+        );
+    }
+    match def.get("env_file") {
+        Some(serde_yaml::Value::Sequence(a)) => {
+            for e in a {
+                let p = scalar(e).or_else(|| e.get("path").and_then(scalar));
+                if let Some(p) = p {
+                    let line = at(&|l| l.contains(&p));
+                    if !s.env_files.iter().any(|(x, _)| *x == p) {
+                        s.env_files.push((p, origin(line)));
+                    }
                 }
             }
         }
-        dct::Ports::Long(v) => ports.extend(v.iter().map(|p| p.target)),
+        Some(v) => {
+            if let Some(p) = scalar(v) {
+                let line = at(&|l| l.contains(&p));
+                if !s.env_files.iter().any(|(x, _)| *x == p) {
+                    s.env_files.push((p, origin(line)));
+                }
+            }
+        }
+        None => {}
     }
-    for e in &svc.expose {
-        if let Ok(p) = e.split('/').next().unwrap_or(e).parse::<u16>() {
-            ports.insert(p);
+    // volumes: by container target.
+    if let Some(vols) = def.get("volumes").and_then(|v| v.as_sequence()) {
+        let mut new = Vec::new();
+        for v in vols {
+            let m = match v {
+                serde_yaml::Value::Mapping(_) => {
+                    let source = v.get("source").and_then(scalar).unwrap_or_default();
+                    let target = v.get("target").and_then(scalar).unwrap_or_default();
+                    let ro = v
+                        .get("read_only")
+                        .and_then(|r| r.as_bool())
+                        .unwrap_or(false);
+                    let line = find_in_service(&cf.text, &name, |l| {
+                        l.trim_start()
+                            .trim_start_matches("- ")
+                            .starts_with("target:")
+                            && l.contains(target.as_str())
+                    })
+                    .unwrap_or_else(|| at(&|l| !target.is_empty() && l.contains(target.as_str())));
+                    let mut m = mount(stack_dir, source, target);
+                    m.read_only = ro;
+                    m.origin = origin(line);
+                    m
+                }
+                other => {
+                    let Some(spec) = scalar(other) else { continue };
+                    let parts: Vec<&str> = spec.split(':').collect();
+                    let (source, target) = match parts.len() {
+                        1 => (String::new(), parts[0].to_owned()),
+                        _ => (parts[0].to_owned(), parts[1].to_owned()),
+                    };
+                    let ro = parts
+                        .get(2)
+                        .is_some_and(|m| m.split(',').any(|o| o == "ro"));
+                    let line = at(&|l| l.contains(spec.as_str()));
+                    let mut m = mount(stack_dir, source, target);
+                    m.read_only = ro;
+                    m.origin = origin(line);
+                    m
+                }
+            };
+            new.push(m);
+        }
+        let key = |t: &str| t.trim_end_matches('/').to_owned();
+        s.mounts
+            .retain(|old| !new.iter().any(|n| key(&n.target) == key(&old.target)));
+        s.mounts.extend(new);
+    }
+    // ports: by container port (range) and protocol.
+    if let Some(ports) = def.get("ports").and_then(|v| v.as_sequence()) {
+        let mut new = Vec::new();
+        for p in ports {
+            let entry = match p {
+                serde_yaml::Value::Mapping(_) => {
+                    let Some(t) = p
+                        .get("target")
+                        .and_then(scalar)
+                        .and_then(|t| t.parse::<u16>().ok())
+                    else {
+                        continue;
+                    };
+                    let published = p.get("published").and_then(scalar);
+                    let line = at(&|l| {
+                        let l = l.trim_start().trim_start_matches("- ");
+                        l.starts_with("target:") && l.contains(&t.to_string())
+                    });
+                    PortEntry {
+                        host_ip: p.get("host_ip").and_then(scalar),
+                        published,
+                        target: (t, t),
+                        protocol: p
+                            .get("protocol")
+                            .and_then(scalar)
+                            .unwrap_or_else(|| "tcp".into()),
+                        origin: origin(line),
+                    }
+                }
+                other => {
+                    let Some(spec) = scalar(other) else { continue };
+                    let Some(mut e) = parse_short_port(&spec) else {
+                        continue;
+                    };
+                    e.origin = origin(at(&|l| l.contains(spec.as_str())));
+                    e
+                }
+            };
+            new.push(entry);
+        }
+        s.published.retain(|old| {
+            !new.iter()
+                .any(|n| n.target == old.target && n.protocol == old.protocol)
+        });
+        s.published.extend(new);
+    }
+    if let Some(ex) = def.get("expose").and_then(|v| v.as_sequence()) {
+        for e in ex.iter().filter_map(scalar) {
+            if let Ok(p) = e.split('/').next().unwrap_or(&e).parse::<u16>() {
+                s.expose.insert(p);
+            }
         }
     }
-    let labels = match &svc.labels {
-        dct::Labels::List(l) => l
+}
+
+/// `[HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL]`, ranges allowed (`4000-4005`).
+pub fn parse_short_port(spec: &str) -> Option<PortEntry> {
+    let (body, protocol) = match spec.rsplit_once('/') {
+        Some((b, p)) => (b, p.to_owned()),
+        None => (spec, "tcp".to_owned()),
+    };
+    let mut it = body.rsplitn(3, ':');
+    let target = it.next()?;
+    let published = it.next().map(str::to_owned).filter(|p| !p.is_empty());
+    let host_ip = it.next().map(str::to_owned).filter(|p| !p.is_empty());
+    let mut parts = target.splitn(2, '-');
+    let a = parts.next()?.trim().parse::<u16>().ok()?;
+    let b = parts
+        .next()
+        .and_then(|b| b.trim().parse::<u16>().ok())
+        .unwrap_or(a);
+    Some(PortEntry {
+        host_ip,
+        published,
+        target: (a, b),
+        protocol,
+        origin: Origin::default(),
+    })
+}
+
+/// `KEY=VALUE` list or `KEY: VALUE` map entries (labels, environment).
+fn kv_entries(v: Option<&serde_yaml::Value>) -> Vec<(String, Option<String>)> {
+    match v {
+        Some(serde_yaml::Value::Sequence(a)) => a
             .iter()
+            .filter_map(scalar)
             .map(|s| match s.split_once('=') {
-                Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => (s.clone(), String::new()),
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (s, None),
             })
             .collect(),
-        dct::Labels::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    };
-    let mounts = svc
-        .volumes
-        .iter()
-        .map(|v| match v {
-            dct::Volumes::Simple(s) => {
-                let parts: Vec<&str> = s.split(':').collect();
-                let (source, target) = match parts.len() {
-                    1 => (String::new(), parts[0].to_owned()),
-                    _ => (parts[0].to_owned(), parts[1].to_owned()),
-                };
-                mount(stack_dir, source, target)
-            }
-            dct::Volumes::Advanced(a) => mount(
-                stack_dir,
-                a.source.clone().unwrap_or_default(),
-                a.target.clone(),
-            ),
-        })
-        .collect();
-    let command = match &svc.command {
-        Some(dct::Command::Simple(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(dct::Command::Args(a)) => a.clone(),
-        None => Vec::new(),
-    };
-    ServiceInfo {
-        name: name.to_owned(),
-        image: svc.image.clone().unwrap_or_default(),
-        container_name: svc.container_name.clone(),
-        ports,
-        labels,
-        mounts,
-        command,
+        Some(serde_yaml::Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v))))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -260,6 +665,8 @@ fn mount(stack_dir: &Path, source: String, target: String) -> Mount {
         host,
         target,
         relative,
+        read_only: false,
+        origin: Origin::default(),
     }
 }
 
@@ -323,16 +730,15 @@ mod tests {
         let mut s = ServiceInfo {
             name: "p".into(),
             image: "prom/prometheus".into(),
-            container_name: None,
-            ports: BTreeSet::new(),
-            labels: BTreeMap::new(),
             mounts: vec![Mount {
                 source: "./prometheus".into(),
                 host: Some("/h/prometheus".into()),
                 target: "/etc/prometheus".into(),
                 relative: true,
+                ..Default::default()
             }],
             command: vec!["--config.file=/etc/prometheus/prometheus.yml".into()],
+            ..Default::default()
         };
         assert_eq!(
             s.config_flag().as_deref(),
@@ -347,5 +753,34 @@ mod tests {
         assert_eq!(s.config_flag().as_deref(), Some("/etc/x.yaml"));
         s.command = vec!["--config=/etc/otel.yaml".into()];
         assert_eq!(s.config_flag().as_deref(), Some("/etc/otel.yaml"));
+        s.command = vec!["--storage.tsdb.path".into(), "/data".into()];
+        assert_eq!(s.flag("storage.tsdb.path").as_deref(), Some("/data"));
+        assert!(s.has_flag_prefix("storage.tsdb"));
+        assert!(!s.has_flag_prefix("storage.tsdb.retention"));
+    }
+
+    #[test]
+    fn short_ports() {
+        let p = parse_short_port("127.0.0.1:4317:4317").unwrap();
+        assert_eq!(
+            (p.host_ip.as_deref(), p.published.as_deref(), p.target),
+            (Some("127.0.0.1"), Some("4317"), (4317, 4317))
+        );
+        assert!(p.loopback_only());
+        let p = parse_short_port("8000-8002:9000-9002/udp").unwrap();
+        assert_eq!((p.target, p.protocol.as_str()), ((9000, 9002), "udp"));
+        assert!(p.covers(9001) && !p.loopback_only());
+        let p = parse_short_port("4318").unwrap();
+        assert_eq!((p.published, p.target), (None, (4318, 4318)));
+    }
+
+    #[test]
+    fn service_spans_and_key_lines() {
+        let t = "x: 1\nservices:\n  a:\n    image: a\n\n    environment:\n      - K=1\n  # c\n  b:\n    environment:\n      K: 2\nvolumes:\n  d:\n";
+        assert_eq!(service_span(t, "a"), Some((3, 7)));
+        assert_eq!(service_span(t, "b"), Some((9, 11)));
+        assert_eq!(line_in_service(t, "b", |l| is_key_line(l, "K")), 11);
+        assert_eq!(line_in_service(t, "a", |l| is_key_line(l, "K")), 7);
+        assert!(!is_key_line("  - KEY2=1", "KEY"));
     }
 }

@@ -36,8 +36,18 @@
 //!    `promtool-test-rules`, `amtool-check-config`; absent tools become
 //!    [`SkippedCheck`]s.
 //!
-//! Only the main compose file (`docker-compose.yml`, `docker-compose.yaml`,
-//! `compose.yml`, `compose.yaml`) is read; overrides are not merged.
+//! 5. **prod rules** (only with [`Profile::Prod`]) — [`prod`]: production-readiness
+//!    rules (Grafana auth, Docker socket/privileged, Loki auth/retention/limits,
+//!    Prometheus persistence/retention, Alertmanager receivers, collector exposure,
+//!    literal secrets); rule ids are listed there. Timed under `cross_refs`.
+//!
+//! ## Compose files
+//! By default the main compose file of the stack dir (`docker-compose.yml`,
+//! `docker-compose.yaml`, `compose.yml`, `compose.yaml`) is read. With
+//! [`LintOptions::compose_files`] (CLI `-f/--compose-file`, repeatable) exactly those
+//! files are read and merged in order as `docker compose -f a -f b` does (see
+//! [`compose::ComposeModel::load_files`]); relative paths in them resolve against the
+//! stack dir. Findings about compose values name the file (and line) that set them.
 
 pub mod catalogue;
 pub mod compose;
@@ -46,6 +56,7 @@ pub mod external;
 pub mod locate;
 pub mod logql;
 pub mod model;
+pub mod prod;
 pub mod promql;
 pub mod report;
 pub mod rules;
@@ -60,7 +71,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Which rule set applies. Prod-only rules come later; today both run the same checks.
+/// Which rule set applies: `prod` adds the [`prod`] rules to the `dev` checks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
@@ -76,6 +87,10 @@ pub struct LintOptions {
     pub catalogue: Option<PathBuf>,
     /// Run promtool/amtool when on PATH.
     pub external: bool,
+    /// Compose files to merge in order (`docker compose -f a -f b`); empty means the
+    /// stack dir's main compose file. Relative paths: against the current directory
+    /// when the file exists there, else against the stack dir.
+    pub compose_files: Vec<PathBuf>,
 }
 
 /// Input the gate cannot read: exit code 2.
@@ -204,7 +219,7 @@ fn finding(file: &str, line: usize, rule: &str, message: String, hint: Option<St
 pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
     let mut report = Report::default();
     let t0 = Instant::now();
-    let stack = load(stack_dir, &mut report)?;
+    let stack = load(stack_dir, &opts.compose_files, &mut report)?;
     let catalogue = match &opts.catalogue {
         Some(p) => {
             let text = read(p)?;
@@ -223,6 +238,9 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
 
     let t1 = Instant::now();
     cross_refs(&stack, &mut report);
+    if opts.profile == Profile::Prod {
+        prod::check(&stack, &mut report);
+    }
     report.timings.cross_refs = t1.elapsed();
 
     let t2 = Instant::now();
@@ -254,20 +272,39 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
 
 // ------------------------------------------------------------------ parse phase
 
-fn load(stack_dir: &Path, report: &mut Report) -> Result<Stack, LintError> {
-    let dir = normalise(&std::path::absolute(stack_dir).unwrap_or_else(|_| stack_dir.to_owned()));
-    let compose_file = [
-        "docker-compose.yml",
-        "docker-compose.yaml",
-        "compose.yml",
-        "compose.yaml",
-    ]
-    .into_iter()
-    .find(|f| dir.join(f).is_file())
-    .ok_or_else(|| LintError::NoCompose {
-        dir: stack_dir.to_owned(),
-    })?;
-    let compose = ComposeModel::load(&dir, compose_file)?;
+fn load(
+    stack_dir: &Path,
+    compose_files: &[PathBuf],
+    report: &mut Report,
+) -> Result<Stack, LintError> {
+    let abs = |p: &Path| normalise(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+    let dir = abs(stack_dir);
+    let files: Vec<PathBuf> = if compose_files.is_empty() {
+        let main = [
+            "docker-compose.yml",
+            "docker-compose.yaml",
+            "compose.yml",
+            "compose.yaml",
+        ]
+        .into_iter()
+        .find(|f| dir.join(f).is_file())
+        .ok_or_else(|| LintError::NoCompose {
+            dir: stack_dir.to_owned(),
+        })?;
+        vec![dir.join(main)]
+    } else {
+        compose_files
+            .iter()
+            .map(|f| {
+                if f.is_absolute() || f.is_file() {
+                    abs(f)
+                } else {
+                    normalise(&dir.join(f))
+                }
+            })
+            .collect()
+    };
+    let compose = ComposeModel::load_files(&dir, &files)?;
     let mut st = Stack {
         dir: dir.clone(),
         compose,
@@ -293,8 +330,8 @@ fn load(stack_dir: &Path, report: &mut Report) -> Result<Stack, LintError> {
                 && !h.exists()
             {
                 report.findings.push(finding(
-                    &st.compose.file,
-                    locate::line_with(&st.compose.text, &m.source, &m.target),
+                    &m.origin.file,
+                    m.origin.line,
                     "mount-source-missing",
                     format!(
                         "service `{}` mounts `{}`, which does not exist",
@@ -307,9 +344,18 @@ fn load(stack_dir: &Path, report: &mut Report) -> Result<Stack, LintError> {
         if let Some(flag) = svc.config_flag()
             && !svc.is_mounted(&flag)
         {
+            let (file, line) = match &svc.command_origin {
+                Some(o) => (
+                    o.file.clone(),
+                    compose::line_in_service(st.compose.text_of(&o.file), &svc.name, |l| {
+                        l.contains(flag.as_str())
+                    }),
+                ),
+                None => (svc.origin.file.clone(), svc.origin.line),
+            };
             report.findings.push(finding(
-                &st.compose.file,
-                locate::line_of(&st.compose.text, &flag),
+                &file,
+                line,
                 "config-not-mounted",
                 format!(
                     "service `{}` reads its config from `{flag}`, but no volume is mounted there",
@@ -624,7 +670,7 @@ fn check_target(
             rule,
             format!(
                 "`{target}`: `{host}` is not a service of {}",
-                st.compose.file
+                st.compose.display_name()
             ),
             Some(format!("services: {names}")),
         )),
@@ -1150,6 +1196,10 @@ pub struct LintArgs {
     /// Do not run promtool/amtool (they are reported as skipped).
     #[arg(long)]
     pub no_external: bool,
+    /// Compose file to read; repeat to merge overrides in order, as
+    /// `docker compose -f a -f b` does (default: <STACK_DIR>/docker-compose.yml).
+    #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
+    pub compose_files: Vec<PathBuf>,
 }
 
 /// Runs the gate, prints the report, returns the exit code (0 clean, 1 findings, 2 unreadable input).
@@ -1158,6 +1208,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
         profile: args.profile,
         catalogue: args.catalogue.clone(),
         external: !args.no_external,
+        compose_files: args.compose_files.clone(),
     };
     match lint(&args.stack_dir, &opts) {
         Ok(r) => {

@@ -78,11 +78,33 @@ pub struct StackOptions {
     pub services: Option<Vec<String>>,
     pub images: ImageMode,
     pub startup_timeout: Duration,
+    /// Timing factor ([`crate::accelerate`]): 1 keeps the stack's own timings.
+    pub acceleration: u32,
+    /// Host the Alertmanager webhook receiver ([`crate::webhook`]) when Alertmanager runs.
+    pub webhook: bool,
 }
 
 impl StackOptions {
     pub fn new(compose_file: impl Into<PathBuf>) -> Self {
-        Self { compose_file: compose_file.into(), services: None, images: ImageMode::Upstream, startup_timeout: Duration::from_secs(120) }
+        Self {
+            compose_file: compose_file.into(),
+            services: None,
+            images: ImageMode::Upstream,
+            startup_timeout: Duration::from_secs(120),
+            acceleration: 1,
+            webhook: true,
+        }
+    }
+
+    /// Divides scrape/evaluation/`for`/group timings by `factor` (1 = faithful).
+    pub fn with_acceleration(mut self, factor: u32) -> Self {
+        self.acceleration = factor.max(1);
+        self
+    }
+
+    pub fn with_webhook(mut self, webhook: bool) -> Self {
+        self.webhook = webhook;
+        self
     }
 
     /// The bundled stack (`stack/docker-compose.yml` of this workspace).
@@ -142,12 +164,24 @@ pub struct StackState {
     pub not_started: Vec<String>,
     /// Stack start to all services ready.
     pub startup_ms: u64,
+    /// Timing factor the configs were accelerated by (1 = the stack's own timings).
+    #[serde(default = "one")]
+    pub acceleration: u32,
     /// Process id of the keeper holding a shared stack.
     #[serde(default)]
     pub keeper_pid: Option<u32>,
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl StackState {
+    /// "faithful" or "accelerated xN": stated in every report.
+    pub fn timing_mode(&self) -> String {
+        if self.acceleration <= 1 { "faithful".into() } else { format!("accelerated x{}", self.acceleration) }
+    }
+
     /// `http://127.0.0.1:<host port>` of a service's container port.
     pub fn url(&self, service: &str, port: u16) -> Option<String> {
         let host_port = self.services.get(service)?.ports.get(&port)?;
@@ -178,7 +212,7 @@ impl StackState {
     /// Readiness times, one line per service, then the total and its ratio
     /// to the slowest single service.
     pub fn timing_report(&self) -> String {
-        let mut out = String::from("stack start-up (container start -> ready):\n");
+        let mut out = format!("stack start-up (container start -> ready), timing {}:\n", self.timing_mode());
         for (name, s) in &self.services {
             out.push_str(&format!("  {name:<16} {:>6} ms  ({})\n", s.ready_ms, s.probe));
         }
@@ -198,6 +232,8 @@ pub struct Stack {
     docker: Docker,
     containers: Vec<ContainerAsync<GenericImage>>,
     torn_down: bool,
+    /// Accelerated copies of the config files (kept until the containers have them).
+    _workdir: Option<tempfile::TempDir>,
 }
 
 fn new_run_id() -> String {
@@ -235,11 +271,16 @@ pub async fn container_logs(docker: &Docker, id: &str, n: usize) -> String {
 impl Stack {
     /// Starts the selected services and waits until each is ready.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
-        let project = ComposeProject::load(&options.compose_file)?;
-        let selected = match &options.services {
+        let mut project = ComposeProject::load(&options.compose_file)?;
+        let mut selected = match &options.services {
             Some(s) => project.select(s)?,
             None => project.service_names(),
         };
+        if options.webhook && selected.iter().any(|s| s == "alertmanager") && !project.services.contains_key(crate::webhook::SERVICE) {
+            project.services.insert(crate::webhook::SERVICE.into(), webhook_plan());
+            selected.push(crate::webhook::SERVICE.into());
+        }
+        let workdir = accelerate_copies(&mut project, &selected, options.acceleration)?;
         let levels = project.start_order(&selected)?;
         let docker = docker().await?;
         let reaped = cleanup::reap_orphans(&docker).await?;
@@ -258,11 +299,13 @@ impl Stack {
                 services: BTreeMap::new(),
                 not_started: project.service_names().into_iter().filter(|s| !selected.contains(s)).collect(),
                 startup_ms: 0,
+                acceleration: options.acceleration,
                 keeper_pid: None,
             },
             docker,
             containers: Vec::new(),
             torn_down: false,
+            _workdir: workdir,
         };
         match stack.bring_up(&project, &levels, &options).await {
             Ok(()) => Ok(stack),
@@ -446,6 +489,41 @@ impl Stack {
         Ok(((container, plan.name.clone()), state, probe, container_started))
     }
 
+    /// Stops one service's container (it keeps its name, network and volumes).
+    pub async fn stop_service(&self, service: &str) -> Result<(), StackError> {
+        let id = &self.service(service)?.container_id;
+        self.docker.stop_container(id, Some(bollard::query_parameters::StopContainerOptions { t: Some(2), ..Default::default() })).await?;
+        Ok(())
+    }
+
+    /// Starts a stopped service again (Docker may publish it on new host ports).
+    pub async fn restart_service(&mut self, service: &str) -> Result<(), StackError> {
+        let id = self.service(service)?.container_id.clone();
+        self.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;
+        let inspect = self.docker.inspect_container(&id, None).await?;
+        let ports = inspect.network_settings.and_then(|n| n.ports).unwrap_or_default();
+        let state = self.state.services.get_mut(service).expect("checked above");
+        for (key, bindings) in ports {
+            let (Some(port), Some(host)) = (
+                key.split('/').next().and_then(|p| p.parse::<u16>().ok()),
+                bindings.and_then(|b| b.into_iter().find_map(|b| b.host_port.and_then(|p| p.parse::<u16>().ok()))),
+            ) else {
+                continue;
+            };
+            state.ports.insert(port, host);
+        }
+        Ok(())
+    }
+
+    fn service(&self, service: &str) -> Result<&ServiceState, StackError> {
+        self.state.services.get(service).ok_or_else(|| StackError::Start {
+            service: service.to_owned(),
+            image: String::new(),
+            detail: "is not running in this run".into(),
+            hint: "start it with --services".into(),
+        })
+    }
+
     /// The Docker client of this stack.
     pub fn docker(&self) -> &Docker {
         &self.docker
@@ -490,9 +568,49 @@ impl Drop for Stack {
     }
 }
 
+/// The harness's own webhook receiver as a service of the run.
+fn webhook_plan() -> ServicePlan {
+    ServicePlan {
+        name: crate::webhook::SERVICE.into(),
+        image: "obs-harness/webhook".into(),
+        container_name: None,
+        command: Some(vec!["webhook-sink".into(), "--listen".into(), format!("0.0.0.0:{}", crate::webhook::PORT)]),
+        entrypoint: None,
+        env: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        ports: [crate::webhook::PORT].into(),
+        mounts: Vec::new(),
+        depends_on: Vec::new(),
+        healthcheck: None,
+    }
+}
+
+/// With a factor above 1, replaces each copied config by an accelerated copy.
+fn accelerate_copies(project: &mut ComposeProject, selected: &[String], factor: u32) -> Result<Option<tempfile::TempDir>, StackError> {
+    if factor <= 1 {
+        return Ok(None);
+    }
+    let io = |path: &Path, e: std::io::Error| StackError::Image(images::ImageError::Io { path: path.to_owned(), source: e });
+    let dir = tempfile::tempdir().map_err(|e| io(&std::env::temp_dir(), e))?;
+    for name in selected {
+        let plan = project.services.get_mut(name).expect("selected service exists");
+        for (i, m) in plan.mounts.iter_mut().enumerate() {
+            if let MountPlan::Copy { host, .. } = m {
+                let dst = dir.path().join(format!("{name}-{i}"));
+                crate::accelerate::accelerate_tree(host, &dst, factor).map_err(|e| io(host, e))?;
+                *host = dst;
+            }
+        }
+    }
+    Ok(Some(dir))
+}
+
 async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, StackError> {
     if let Some(image) = images::image_override(&plan.name) {
         return Ok(image);
+    }
+    if plan.name == crate::webhook::SERVICE {
+        return Ok(images::harness_image()?.build().await?);
     }
     if mode == ImageMode::Airgapped {
         if let Some(image) = images::airgapped_image(&plan.name)? {

@@ -1,0 +1,226 @@
+//! Alerts end to end: a cause drives each Prometheus alert rule to `pending`,
+//! then `firing`, then into Alertmanager with its labels and receiver, then
+//! to the webhook receiver the harness hosts, then back to resolved once the
+//! cause stops.
+//!
+//! Each alert rule loaded in Prometheus is matched to a [`Cause`] by name; a
+//! rule no cause can fire is reported as such ([`uncovered_rules`]).
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backends::{AlertmanagerClient, PrometheusClient};
+use crate::eventually::{Eventually, Poll};
+use crate::webhook;
+
+/// What makes an alert fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// A burst of `/error` (5xx) among normal requests.
+    ErrorBurst,
+    /// Requests slower than the highest latency bucket (1 s).
+    SlowRequests,
+    /// LLM calls failing with `rate_limit` / `timeout`.
+    LlmFailures,
+    /// The app container stopped (scrape fails, `up == 0`).
+    AppStopped,
+}
+
+/// The cause that fires each alert of the bundled stack.
+pub const CAUSES: &[(&str, Cause)] = &[
+    ("HighErrorRate", Cause::ErrorBurst),
+    ("HighLatencyP95", Cause::SlowRequests),
+    ("LLMHighErrorRate", Cause::LlmFailures),
+    ("FastAPIDown", Cause::AppStopped),
+];
+
+pub fn cause_for(alertname: &str) -> Option<Cause> {
+    CAUSES.iter().find(|(a, _)| *a == alertname).map(|(_, c)| *c)
+}
+
+/// Alert rules Prometheus has loaded that no cause can fire.
+pub async fn uncovered_rules(prometheus: &PrometheusClient) -> Result<Vec<String>, String> {
+    let rules = prometheus.rules().await.map_err(|e| e.to_string())?;
+    Ok(rules
+        .rules()
+        .filter(|(_, r)| r.kind == "alerting")
+        .map(|(_, r)| r.name.clone())
+        .filter(|name| cause_for(name).is_none())
+        .collect())
+}
+
+/// When each stage of one alert's path was reached, from the moment the cause started.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertPath {
+    pub alertname: String,
+    pub pending_ms: Option<u64>,
+    pub firing_ms: Option<u64>,
+    pub alertmanager_ms: Option<u64>,
+    pub notified_ms: Option<u64>,
+    pub resolved_ms: Option<u64>,
+}
+
+/// Where the path is observed.
+pub struct AlertEndpoints {
+    pub prometheus: PrometheusClient,
+    pub alertmanager: AlertmanagerClient,
+    /// Base URL of the harness's webhook receiver (published port).
+    pub webhook: String,
+    /// The receiver Alertmanager must route to.
+    pub receiver: String,
+}
+
+fn ms(since: Instant) -> Option<u64> {
+    Some(since.elapsed().as_millis() as u64)
+}
+
+/// Follows `alertname` from pending to the webhook. `cause_started` is when the cause began.
+pub async fn await_firing(ep: &AlertEndpoints, alertname: &str, cause_started: Instant, timeout: Duration) -> Result<AlertPath, String> {
+    let mut path = AlertPath { alertname: alertname.to_owned(), ..Default::default() };
+    let state_of = |want: &'static str| {
+        let prom = &ep.prometheus;
+        async move {
+            match prom.alerts().await {
+                Ok(alerts) => {
+                    let states: Vec<String> = alerts.iter().filter(|a| a.labels.get("alertname").map(String::as_str) == Some(alertname)).map(|a| a.state.clone()).collect();
+                    if states.iter().any(|s| s == want || (want == "pending" && s == "firing")) {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending(format!("{alertname} states in {}/api/v1/alerts: {states:?}", prom.base_url()))
+                    }
+                }
+                Err(e) => Poll::Pending(e.to_string()),
+            }
+        }
+    };
+    Eventually::new(format!("alert {alertname} pending in Prometheus"))
+        .with_timeout(timeout)
+        .until(|| state_of("pending"))
+        .await
+        .map_err(|e| e.to_string())?;
+    path.pending_ms = ms(cause_started);
+    Eventually::new(format!("alert {alertname} firing in Prometheus"))
+        .with_timeout(timeout)
+        .until(|| state_of("firing"))
+        .await
+        .map_err(|e| e.to_string())?;
+    path.firing_ms = ms(cause_started);
+    Eventually::new(format!("alert {alertname} active in Alertmanager, routed to {}", ep.receiver))
+        .with_timeout(timeout)
+        .until(|| async {
+            match ep.alertmanager.alerts().await {
+                Ok(alerts) => {
+                    let mine: Vec<_> = alerts.iter().filter(|a| a.labels.get("alertname").map(String::as_str) == Some(alertname)).collect();
+                    match mine.iter().find(|a| a.receivers.iter().any(|r| r.name == ep.receiver)) {
+                        Some(a) if a.labels.contains_key("severity") => Poll::Ready(()),
+                        Some(a) => Poll::Pending(format!("alert has no severity label: {:?}", a.labels)),
+                        None => Poll::Pending(format!(
+                            "{} matching alert(s) in {}/api/v2/alerts; receivers {:?}",
+                            mine.len(),
+                            ep.alertmanager.base_url(),
+                            mine.iter().map(|a| a.receivers.iter().map(|r| r.name.clone()).collect::<Vec<_>>()).collect::<Vec<_>>()
+                        )),
+                    }
+                }
+                Err(e) => Poll::Pending(e.to_string()),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    path.alertmanager_ms = ms(cause_started);
+    await_notification(ep, alertname, "firing", timeout).await?;
+    path.notified_ms = ms(cause_started);
+    Ok(path)
+}
+
+/// Waits for the webhook receiver to get a notification of `alertname` with `status`.
+pub async fn await_notification(ep: &AlertEndpoints, alertname: &str, status: &str, timeout: Duration) -> Result<(), String> {
+    Eventually::new(format!("webhook notification `{status}` for {alertname} at {}{}", ep.webhook, webhook::PATH))
+        .with_timeout(timeout)
+        .until(|| async {
+            match webhook::received(&ep.webhook).await {
+                Ok(notes) => {
+                    let hit = notes.iter().any(|n| {
+                        n.receiver == ep.receiver
+                            && n.alerts.iter().any(|a| a.status == status && a.labels.get("alertname").map(String::as_str) == Some(alertname))
+                    });
+                    if hit {
+                        Poll::Ready(())
+                    } else {
+                        let seen: Vec<String> = notes
+                            .iter()
+                            .flat_map(|n| n.alerts.iter().map(move |a| format!("{}:{}:{}", n.receiver, a.labels.get("alertname").cloned().unwrap_or_default(), a.status)))
+                            .collect();
+                        Poll::Pending(format!("{} notification(s): {seen:?}", notes.len()))
+                    }
+                }
+                Err(e) => Poll::Pending(e.to_string()),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The lower bound of the alert path: two scrapes, one evaluation, the rule's
+/// `for:` and Alertmanager's `group_wait`.
+pub fn floor(scrape: Duration, evaluation: Duration, for_: Duration, group_wait: Duration) -> Duration {
+    scrape * 2 + evaluation + for_ + group_wait
+}
+
+/// Sends the traffic of a cause until dropped (an app-side cause; `AppStopped`
+/// is the caller's: it stops the container).
+pub struct CauseTraffic {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl CauseTraffic {
+    /// Starts sending `cause`'s requests at `app_url` in batches every 200 ms.
+    pub fn start(cause: Cause, app_url: &str) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let app = app_url.trim_end_matches('/').to_owned();
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client");
+            let mut sent = 0u64;
+            let llm = |fail: Option<&str>| {
+                let mut body = serde_json::json!({"model": "gpt-4o", "provider": "openai", "prompt": "alert path"});
+                if let Some(f) = fail {
+                    body["fail"] = f.into();
+                }
+                body
+            };
+            while !*stopped.borrow() {
+                let batch: Vec<reqwest::RequestBuilder> = match cause {
+                    Cause::ErrorBurst => {
+                        let mut b: Vec<_> = (0..3).map(|_| client.get(format!("{app}/error"))).collect();
+                        b.extend((0..2).map(|i| client.get(format!("{app}/items/{i}"))));
+                        b
+                    }
+                    Cause::SlowRequests => {
+                        vec![client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/items/1"))]
+                    }
+                    Cause::LlmFailures => vec![
+                        client.post(format!("{app}/llm/chat")).json(&llm(Some("rate_limit"))),
+                        client.post(format!("{app}/llm/chat")).json(&llm(Some("timeout"))),
+                        client.post(format!("{app}/llm/chat")).json(&llm(None)),
+                    ],
+                    Cause::AppStopped => Vec::new(),
+                };
+                let n = batch.len() as u64;
+                let _ = futures::future::join_all(batch.into_iter().map(|r| r.send())).await;
+                sent += n;
+                let _ = tokio::time::timeout(Duration::from_millis(200), stopped.changed()).await;
+            }
+            sent
+        });
+        Self { stop, task }
+    }
+
+    /// Stops the traffic; returns how many requests were sent.
+    pub async fn stop(self) -> u64 {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or(0)
+    }
+}

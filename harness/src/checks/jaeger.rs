@@ -1,0 +1,273 @@
+//! Jaeger checks: the app's service is known, a sample of the driver's trace
+//! ids are stored with the server span `<METHOD> <route>` and its HTTP tags,
+//! errors marked on 5xx, the LLM child span `chat <model>` under `/llm/chat`,
+//! and the collector's resource attributes on the process. Also the
+//! cross-signal [`correlate`]: one trace id in Jaeger, a Loki line and a
+//! Prometheus exemplar.
+
+use std::time::{Duration, SystemTime};
+
+use crate::backends::jaeger::{JaegerClient, Tags, Trace};
+use crate::backends::loki::LokiClient;
+use crate::backends::prometheus::PrometheusClient;
+use crate::eventually::{Eventually, Poll};
+use crate::traffic::{Sent, TrafficRecord};
+
+use super::Verdict;
+use super::prometheus::{list, poll_error};
+
+/// `service` is listed by `/api/services`.
+pub async fn service_present(client: &JaegerClient, service: &str, timeout: Duration) -> Verdict {
+    let url = client.url("/api/services", &[]);
+    let wait = Eventually::new(format!("service `{service}` in Jaeger"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.services().await {
+                Ok(s) if s.iter().any(|x| x == service) => Poll::Ready(()),
+                Ok(s) => Poll::Pending(format!("services: [{}]", s.join(", "))),
+                Err(e) => poll_error(e),
+            }
+        })
+        .await;
+    match wait {
+        Ok(()) => Verdict::Passed { detail: format!("service `{service}` reported spans") },
+        Err(e) => Verdict::Failed { message: format!("service `{service}` missing at {url}: {e}") },
+    }
+}
+
+/// What each stored trace must show.
+#[derive(Debug, Clone)]
+pub struct TraceExpectations {
+    /// `service.name` of the app's process (`fastapi-backend`).
+    pub service: String,
+    /// Process tags that must be present with these values, e.g.
+    /// `service.version=0.1.0`, `deployment.environment=dev`.
+    pub process_tags: Vec<(String, String)>,
+    /// Trace ids checked per handler.
+    pub per_handler: usize,
+}
+
+impl Default for TraceExpectations {
+    fn default() -> Self {
+        Self {
+            service: "fastapi-backend".into(),
+            process_tags: vec![("service.version".into(), "0.1.0".into()), ("deployment.environment".into(), "dev".into())],
+            per_handler: 5,
+        }
+    }
+}
+
+/// The server span's name: `<METHOD> <route>`, just `<METHOD>` without a route.
+pub fn server_span_name(sent: &Sent) -> String {
+    if sent.handler == "none" { sent.method.clone() } else { format!("{} {}", sent.method, sent.handler) }
+}
+
+/// What is wrong with `trace` for the request `sent` (empty when nothing).
+pub fn trace_problems(trace: &Trace, sent: &Sent, exp: &TraceExpectations) -> Vec<String> {
+    let mut bad = Vec::new();
+    let name = server_span_name(sent);
+    let Some(server) = trace.span_named(&name) else {
+        let names: Vec<&str> = trace.spans.iter().map(|s| s.operation_name.as_str()).collect();
+        return vec![format!("no span named {name:?} (spans: {})", list(&names, 6))];
+    };
+    let want_tags = [
+        ("http.request.method", Some(sent.method.clone())),
+        ("http.route", (sent.handler != "none").then(|| sent.handler.clone())),
+        ("http.response.status_code", Some(sent.status.to_string())),
+    ];
+    for (key, want) in want_tags {
+        if let Some(want) = want {
+            match server.tag_str(key) {
+                Some(v) if v == want => {}
+                Some(v) => bad.push(format!("span {name:?} tag {key}={v:?} (want {want:?})")),
+                None => bad.push(format!("span {name:?} lacks tag {key} (want {want:?})")),
+            }
+        }
+    }
+    if sent.status >= 500 && !server.is_error() {
+        bad.push(format!("span {name:?} of a {} response is not marked error=true / otel.status_code=ERROR", sent.status));
+    }
+    if let Some(llm) = &sent.llm {
+        let child = format!("chat {}", llm.model);
+        match trace.children_of(server).find(|s| s.operation_name == child) {
+            None => bad.push(format!("no child span {child:?} under {name:?}")),
+            Some(s) if s.tag_str("gen_ai.request.model").as_deref() != Some(llm.model.as_str()) => bad.push(format!(
+                "span {child:?} tag gen_ai.request.model={:?} (want {:?})",
+                s.tag_str("gen_ai.request.model").unwrap_or_default(),
+                llm.model
+            )),
+            Some(_) => {}
+        }
+    }
+    match trace.process_of(server) {
+        None => bad.push(format!("span {name:?} has no process {:?}", server.process_id)),
+        Some(p) => {
+            if p.service_name != exp.service {
+                bad.push(format!("process serviceName={:?} (want {:?})", p.service_name, exp.service));
+            }
+            for (k, v) in &exp.process_tags {
+                match p.tag_str(k) {
+                    Some(x) if &x == v => {}
+                    Some(x) => bad.push(format!("process tag {k}={x:?} (want {v:?})")),
+                    None => bad.push(format!("process lacks tag {k} (want {v:?})")),
+                }
+            }
+        }
+    }
+    bad
+}
+
+/// Up to `per_handler` requests of each handler.
+fn sample(record: &TrafficRecord, per_handler: usize) -> Vec<&Sent> {
+    let mut count = std::collections::BTreeMap::<&str, usize>::new();
+    record
+        .sent
+        .iter()
+        .filter(|s| {
+            let c = count.entry(s.handler.as_str()).or_default();
+            *c += 1;
+            *c <= per_handler
+        })
+        .collect()
+}
+
+/// A sample of the driver's trace ids (up to `exp.per_handler` per handler)
+/// is stored, each with the expected spans and tags ([`trace_problems`]).
+pub async fn traces_match(client: &JaegerClient, record: &TrafficRecord, exp: &TraceExpectations, timeout: Duration) -> Verdict {
+    let sampled = sample(record, exp.per_handler);
+    if sampled.is_empty() {
+        return Verdict::NotRun { reason: format!("scenario `{}` sent no requests", record.scenario) };
+    }
+    let wait = Eventually::new(format!("{} sampled trace(s) in Jaeger with the expected spans", sampled.len()))
+        .with_timeout(timeout)
+        .until(|| async {
+            let mut problems = Vec::new();
+            for s in &sampled {
+                match client.trace(&s.trace_id).await {
+                    Ok(None) => problems.push(format!("{} ({} {} -> {}): trace not found", s.trace_id, s.method, s.path, s.status)),
+                    Ok(Some(t)) => {
+                        for p in trace_problems(&t, s, exp) {
+                            problems.push(format!("{} ({} {}): {p}", s.trace_id, s.method, s.path));
+                        }
+                    }
+                    Err(e) => return poll_error(e),
+                }
+            }
+            if problems.is_empty() { Poll::Ready(()) } else { Poll::Pending(list(&problems, 8)) }
+        })
+        .await;
+    match wait {
+        Ok(()) => Verdict::Passed {
+            detail: format!("{} sampled trace(s) stored with server spans, HTTP tags, LLM child spans and resource tags", sampled.len()),
+        },
+        Err(e) => Verdict::Failed {
+            message: format!("traces do not match the requests sent (looked up {}/api/traces/<id>): {e}", client.base_url()),
+        },
+    }
+}
+
+/// One trace id is stored in Jaeger (any spans).
+pub async fn trace_present(client: &JaegerClient, trace_id: &str, timeout: Duration) -> Verdict {
+    let url = client.url(&format!("/api/traces/{trace_id}"), &[]);
+    let wait = Eventually::new(format!("trace {trace_id} in Jaeger"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.trace(trace_id).await {
+                Ok(Some(t)) => Poll::Ready(format!(
+                    "trace with {} span(s): {}",
+                    t.spans.len(),
+                    list(&t.spans.iter().map(|s| s.operation_name.as_str()).collect::<Vec<_>>(), 5)
+                )),
+                Ok(None) => Poll::Pending("trace not found".into()),
+                Err(e) => poll_error(e),
+            }
+        })
+        .await;
+    match wait {
+        Ok(detail) => Verdict::Passed { detail },
+        Err(e) => Verdict::Failed { message: format!("trace {trace_id} missing at {url}: {e}") },
+    }
+}
+
+/// Where [`correlate`] looks.
+#[derive(Debug, Clone)]
+pub struct CorrelateOptions {
+    /// Loki stream selector of the app, e.g. `{service="app"}`.
+    pub loki_selector: String,
+    /// Prometheus job of the app.
+    pub job: String,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    /// Per signal.
+    pub timeout: Duration,
+}
+
+impl CorrelateOptions {
+    /// The bundled stack's selectors over the window of `record` (a minute of slack).
+    pub fn for_record(record: &TrafficRecord, timeout: Duration) -> Self {
+        let (start, end) = super::prometheus::record_window(record);
+        Self { loki_selector: "{service=\"app\"}".into(), job: "fastapi".into(), start, end, timeout }
+    }
+}
+
+/// The same trace id in Jaeger, in a Loki log line, and on a Prometheus
+/// exemplar. A backend whose client is `None` is not run; the verdict is
+/// passed only if every part that ran passed, and lists the parts not run.
+pub async fn correlate(
+    trace_id: &str,
+    jaeger: Option<&JaegerClient>,
+    loki: Option<&LokiClient>,
+    prometheus: Option<&PrometheusClient>,
+    opts: &CorrelateOptions,
+) -> Verdict {
+    let not_run = |what: &str| Verdict::NotRun { reason: format!("no {what} client (service not running)") };
+    let (j, l, p) = futures::join!(
+        async {
+            match jaeger {
+                Some(c) => trace_present(c, trace_id, opts.timeout).await,
+                None => not_run("Jaeger"),
+            }
+        },
+        async {
+            match loki {
+                Some(c) => super::loki::line_for_trace(c, trace_id, &opts.loki_selector, opts.start, opts.end, opts.timeout).await,
+                None => not_run("Loki"),
+            }
+        },
+        async {
+            match prometheus {
+                Some(c) => super::prometheus::exemplar_for_trace(c, trace_id, &opts.job, opts.start, opts.end, opts.timeout).await,
+                None => not_run("Prometheus"),
+            }
+        },
+    );
+    combine(trace_id, &[("jaeger", j), ("loki", l), ("prometheus", p)])
+}
+
+/// Folds per-signal verdicts into one.
+pub fn combine(trace_id: &str, parts: &[(&str, Verdict)]) -> Verdict {
+    let pick = |f: fn(&Verdict) -> bool| -> Vec<String> {
+        parts.iter().filter(|(_, v)| f(v)).map(|(n, v)| format!("{n}: {}", v.text())).collect()
+    };
+    let failed = pick(Verdict::is_failed);
+    let passed = pick(Verdict::is_passed);
+    let not_run = pick(|v| matches!(v, Verdict::NotRun { .. }));
+    if !failed.is_empty() {
+        let mut m = format!("trace id {trace_id} does not correlate across signals: {}", failed.join("; "));
+        if !passed.is_empty() {
+            m.push_str(&format!(" (found in {})", passed.iter().map(|p| p.split(':').next().unwrap_or_default()).collect::<Vec<_>>().join(", ")));
+        }
+        if !not_run.is_empty() {
+            m.push_str(&format!(" (not run: {})", not_run.join("; ")));
+        }
+        Verdict::Failed { message: m }
+    } else if passed.is_empty() {
+        Verdict::NotRun { reason: format!("no signal checked for {trace_id}: {}", not_run.join("; ")) }
+    } else {
+        let mut d = format!("trace id {trace_id} found in {}", passed.join("; "));
+        if !not_run.is_empty() {
+            d.push_str(&format!(" (not run: {})", not_run.join("; ")));
+        }
+        Verdict::Passed { detail: d }
+    }
+}
