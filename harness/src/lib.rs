@@ -12,6 +12,7 @@
 pub mod accelerate;
 pub mod backends;
 pub mod checks;
+pub mod conformance;
 pub mod eventually;
 pub mod images;
 pub mod lint;
