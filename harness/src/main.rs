@@ -115,6 +115,11 @@ enum StackCmd {
         /// Write OBS_STACK_STATE to $NEXTEST_ENV (for a nextest setup script).
         #[arg(long)]
         nextest_env: bool,
+        /// Use the air-gapped set when $NEXTEST_PROFILE is this profile.
+        ///
+        /// Example: --airgapped-profile airgapped
+        #[arg(long)]
+        airgapped_profile: Option<String>,
     },
     /// Stop a stack started with `stack up` (by its state file), or `--all` harness resources.
     ///
@@ -171,7 +176,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn stack(cmd: StackCmd) -> i32 {
     match cmd {
-        StackCmd::Up { select, state, owner_pid, detach, nextest_env } => {
+        StackCmd::Up { mut select, state, owner_pid, detach, nextest_env, airgapped_profile } => {
+            if airgapped_profile.is_some() && std::env::var("NEXTEST_PROFILE").ok() == airgapped_profile {
+                select.images = ImageMode::Airgapped;
+            }
             let owner = if detach { None } else { Some(owner_pid.unwrap_or_else(keeper::default_owner)) };
             let files = KeeperFiles::new(state.unwrap_or_else(|| KeeperFiles::for_owner(owner.unwrap_or(std::process::id())).state));
             let mut args = select.to_args();
