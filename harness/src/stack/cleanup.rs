@@ -163,6 +163,14 @@ pub fn shutting_down() -> bool {
     SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// After a signal: lets the handler finish its removal passes (it exits the
+/// process); returns only if it has not done so within 30 s.
+pub async fn await_signal_exit() {
+    if shutting_down() {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
+}
+
 /// Runs of this process, removed by the signal handler.
 fn active_runs() -> &'static Mutex<BTreeSet<String>> {
     static RUNS: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();

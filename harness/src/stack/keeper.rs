@@ -128,6 +128,7 @@ pub async fn keep(files: &KeeperFiles, options: StackOptions, owner: Option<u32>
         Err(e) => {
             let _ = std::fs::write(files.error(), e.to_string());
             eprintln!("obs-harness keeper: {e}");
+            cleanup::await_signal_exit().await;
             return exit_code(&e);
         }
     };
@@ -198,6 +199,7 @@ pub fn exit_code(e: &StackError) -> i32 {
     match e {
         StackError::Compose(_) | StackError::Image(_) | StackError::Docker(_) | StackError::State { .. } => 2,
         StackError::Start { .. } => 2,
+        StackError::Interrupted => 130,
         _ => 1,
     }
 }

@@ -311,7 +311,8 @@ impl Stack {
             Ok(()) => Ok(stack),
             Err(e) => {
                 stack.teardown().await;
-                Err(e)
+                // Whatever failed after a signal failed because of it.
+                Err(if cleanup::shutting_down() { StackError::Interrupted } else { e })
             }
         }
     }
