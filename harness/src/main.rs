@@ -19,6 +19,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The whole conformance check: lint, start the stack, drive traffic, check
+    /// signals, dashboards, alerts and the Loki ruler, tear down, write reports.
+    ///
+    /// Examples:
+    ///   obs-harness check                                  # bundled stack, upstream images
+    ///   obs-harness check --images airgapped --accelerated # no registry needed
+    ///   obs-harness check --target prometheus=http://localhost:9090,loki=http://localhost:3100
+    Check(CheckArgs),
     /// Static gate: cross-check compose, configs, dashboards and rules (no Docker).
     ///
     /// Example: obs-harness lint stack --format json
@@ -95,6 +103,51 @@ impl StackSelect {
     }
 }
 
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Stack directory (compose file and every config).
+    ///
+    /// Example: --stack ./my-stack
+    #[arg(long, default_value_os_t = obs_harness::stack::bundled_compose_file().parent().map(|p| p.to_path_buf()).unwrap_or_default())]
+    stack: PathBuf,
+    /// Compose file (default: <STACK>/docker-compose.yml).
+    #[arg(long)]
+    compose: Option<PathBuf>,
+    /// Services to start, comma separated (default: all; with --images airgapped: app,prometheus,alertmanager).
+    ///
+    /// Example: --services app,prometheus,alertmanager
+    #[arg(long, value_delimiter = ',')]
+    services: Option<Vec<String>>,
+    /// Image set: upstream (compose images) or airgapped (built from host binaries).
+    #[arg(long, value_enum, default_value_t = ImageMode::Upstream)]
+    images: ImageMode,
+    /// Traffic scenario (YAML).
+    ///
+    /// Example: --scenario fixtures/scenarios/default.yaml
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Accelerated timing (x15: 1 s scrape, short `for:` and group timings); every report states the mode.
+    #[arg(long)]
+    accelerated: bool,
+    /// Check a stack that is already running; start nothing.
+    ///
+    /// Example: --target prometheus=http://localhost:9090,alertmanager=http://localhost:9093,loki=http://localhost:3100,grafana=http://localhost:3030,jaeger=http://localhost:16686,app=http://localhost:8000
+    #[arg(long)]
+    target: Option<String>,
+    /// Where report.json and junit.xml are written.
+    #[arg(long, default_value = "target/obs-harness")]
+    report_dir: PathBuf,
+    /// Skip the lint phase.
+    #[arg(long)]
+    skip_lint: bool,
+    /// Skip the alerts phase.
+    #[arg(long)]
+    skip_alerts: bool,
+    /// Seconds each service may take to become ready.
+    #[arg(long, default_value_t = 180)]
+    startup_timeout: u64,
+}
+
 #[derive(Subcommand)]
 enum StackCmd {
     /// Start the stack in a detached keeper and wait until every service is ready.
@@ -157,6 +210,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Lint(args) => obs_harness::lint::lint_main(args),
+        Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
+            stack_dir: a.stack,
+            compose: a.compose,
+            services: a.services,
+            images: a.images,
+            scenario: a.scenario,
+            acceleration: if a.accelerated { obs_harness::accelerate::DEFAULT_FACTOR } else { 1 },
+            targets: a.target,
+            report_dir: a.report_dir,
+            skip_lint: a.skip_lint,
+            skip_alerts: a.skip_alerts,
+            startup_timeout: Duration::from_secs(a.startup_timeout),
+        })),
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
         Cmd::WebhookSink { listen } => match runtime().block_on(obs_harness::webhook::serve(listen)) {

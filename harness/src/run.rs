@@ -1,0 +1,376 @@
+//! `obs-harness check`: the whole conformance run.
+//!
+//! Phases, each timed and reported: lint (static gate), start (the stack
+//! through testcontainers, unless `--target` names a running stack), signals
+//! (traffic, then traces, series, logs, Grafana, correlation), dashboards
+//! (every panel query returns data), alerts (each alert rule from cause to
+//! webhook and back), ruler (Loki ruler rules load, evaluate and fire). The
+//! report (`report.json`, `junit.xml`) is rewritten after every phase, so a
+//! failing or interrupted run still leaves one; the stack is always torn down.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::backends::{AlertmanagerClient, LokiClient, PrometheusClient};
+use crate::checks::alerts::{self, AlertEndpoints, Cause, CauseTraffic};
+use crate::checks::{self, CheckResult, Verdict};
+use crate::conformance::{self, SignalOptions, Targets};
+use crate::eventually::{Eventually, Poll};
+use crate::images::{self, ImageMode};
+use crate::report::{self, RunReport};
+use crate::stack::{Stack, StackOptions};
+use crate::traffic::Scenario;
+use crate::lint;
+
+/// What `check` runs against and how.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub stack_dir: PathBuf,
+    /// Default: `<stack_dir>/docker-compose.yml`.
+    pub compose: Option<PathBuf>,
+    pub services: Option<Vec<String>>,
+    pub images: ImageMode,
+    pub scenario: Option<PathBuf>,
+    /// 1 = the stack's own timings.
+    pub acceleration: u32,
+    /// `prometheus=URL,...`: check a running stack, start nothing.
+    pub targets: Option<String>,
+    pub report_dir: PathBuf,
+    pub skip_lint: bool,
+    pub skip_alerts: bool,
+    pub startup_timeout: Duration,
+}
+
+/// The Loki ruler's log-based alert of the bundled stack.
+pub const LOKI_ALERT: &str = "AppErrorLogsHigh";
+
+fn progress(line: &str) {
+    eprintln!("==> {line}");
+}
+
+fn print_results(results: &[CheckResult]) {
+    for r in results {
+        let v = match &r.verdict {
+            Verdict::Passed { .. } => "passed ",
+            Verdict::Failed { .. } => "FAILED ",
+            Verdict::NotRun { .. } => "not run",
+        };
+        eprintln!("    {v} {}", r.name);
+    }
+}
+
+/// Runs every phase; returns the exit code (0 passed, 1 a check failed, 2 bad input or environment).
+pub async fn check(opts: CheckOptions) -> i32 {
+    let compose = opts.compose.clone().unwrap_or_else(|| opts.stack_dir.join("docker-compose.yml"));
+    let subject = match &opts.targets {
+        Some(t) => format!("running stack ({t})"),
+        None => format!("{} ({:?} images)", compose.display(), opts.images),
+    };
+    let timing = if opts.acceleration > 1 { format!("accelerated x{}", opts.acceleration) } else { "faithful".into() };
+    let mut report = RunReport::new(subject, timing);
+    let write = |r: &RunReport| {
+        if let Err(e) = r.write(&opts.report_dir) {
+            eprintln!("obs-harness: cannot write the report to {}: {e}", opts.report_dir.display());
+        }
+    };
+    write(&report);
+    let fail_input = |report: &mut RunReport, name: &str, message: String| {
+        eprintln!("obs-harness: {message}");
+        report.checks.push(CheckResult::new("input", name, Verdict::Failed { message }, Duration::ZERO));
+        write(report);
+        2
+    };
+
+    // Lint.
+    if !opts.skip_lint {
+        progress("lint: static gate");
+        let t = Instant::now();
+        let catalogue = bundled_catalogue().filter(|_| opts.stack_dir.canonicalize().ok() == bundled_stack_dir().canonicalize().ok());
+        let lopts = lint::LintOptions { catalogue, external: true, compose_files: opts.compose.iter().cloned().collect(), ..Default::default() };
+        match lint::lint(&opts.stack_dir, &lopts) {
+            Ok(l) => {
+                let checks = report::lint_checks(&l, t.elapsed());
+                print_results(&checks);
+                report.lint_findings = l.findings.clone();
+                report.add_phase("lint", t.elapsed(), checks);
+            }
+            Err(e) => return fail_input(&mut report, "lint.input", format!("{e} (hint: fix the file, then run `obs-harness lint` again)")),
+        }
+        write(&report);
+    }
+
+    let scenario = match &opts.scenario {
+        Some(p) => match Scenario::load(p) {
+            Ok(s) => s,
+            Err(e) => return fail_input(&mut report, "scenario", e.to_string()),
+        },
+        None => Scenario::default_scenario(),
+    };
+
+    // Start (or attach).
+    let t = Instant::now();
+    let mut stack = None;
+    let targets = match &opts.targets {
+        Some(spec) => match Targets::parse(spec) {
+            Ok(t) => t,
+            Err(e) => return fail_input(&mut report, "targets", format!("--target: {e}")),
+        },
+        None => {
+            progress("start: bringing the stack up");
+            let mut so = StackOptions::new(&compose)
+                .with_images(opts.images)
+                .with_acceleration(opts.acceleration)
+                .with_startup_timeout(opts.startup_timeout);
+            match (&opts.services, opts.images) {
+                (Some(s), _) => so = so.with_services(s.clone()),
+                (None, ImageMode::Airgapped) => so = so.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
+                _ => {}
+            }
+            match Stack::start(so).await {
+                Ok(s) => {
+                    eprint!("{}", s.state.timing_report());
+                    let targets = Targets::from_state(&s.state);
+                    report.add_phase("start", t.elapsed(), vec![CheckResult::new("start", "stack.ready", Verdict::Passed { detail: format!("{} service(s) ready", s.state.services.len()) }, t.elapsed())]);
+                    stack = Some(s);
+                    targets
+                }
+                Err(e) => {
+                    let code = crate::stack::keeper::exit_code(&e);
+                    eprintln!("obs-harness: {e}");
+                    report.add_phase("start", t.elapsed(), vec![CheckResult::new("start", "stack.ready", Verdict::Failed { message: e.to_string() }, t.elapsed())]);
+                    report.complete = true;
+                    write(&report);
+                    eprint!("{}", report.summary_table());
+                    return code.max(report.exit_code());
+                }
+            }
+        }
+    };
+    write(&report);
+
+    // Signals.
+    progress("signals: traffic, then traces, series, logs, Grafana, correlation");
+    let t = Instant::now();
+    let timeout = if opts.acceleration > 1 { Duration::from_secs(60) } else { Duration::from_secs(120) };
+    let (record, results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
+    print_results(&results);
+    report.add_phase("signals", t.elapsed(), results);
+    write(&report);
+    let _ = record;
+
+    // Alerts.
+    if !opts.skip_alerts {
+        progress("alerts: each alert rule from cause to webhook and back");
+        let t = Instant::now();
+        let results = alert_phase(&targets, stack.as_mut(), opts.acceleration).await;
+        print_results(&results);
+        report.add_phase("alerts", t.elapsed(), results);
+        write(&report);
+    }
+
+    // Loki ruler.
+    progress("ruler: Loki ruler rules load, evaluate and fire");
+    let t = Instant::now();
+    let results = ruler_phase(&targets, opts.acceleration).await;
+    print_results(&results);
+    report.add_phase("ruler", t.elapsed(), results);
+
+    if let Some(mut s) = stack {
+        progress("teardown");
+        s.teardown().await;
+    }
+    report.complete = true;
+    write(&report);
+    eprintln!();
+    eprint!("{}", report.summary_table());
+    eprintln!("reports: {}/report.json, {}/junit.xml", opts.report_dir.display(), opts.report_dir.display());
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        print!("{}", report.github_annotations(&opts.stack_dir));
+    }
+    report.exit_code()
+}
+
+fn bundled_stack_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack")
+}
+
+/// The reference app's metric catalogue (checked in, kept honest by a test).
+pub fn bundled_catalogue() -> Option<PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalogue/reference-app.prom");
+    p.is_file().then_some(p)
+}
+
+async fn alert_phase(targets: &Targets, mut stack: Option<&mut Stack>, acceleration: u32) -> Vec<CheckResult> {
+    const PHASE: &str = "alerts";
+    let not_run = |name: &str, reason: String| CheckResult::new(PHASE, name, Verdict::NotRun { reason }, Duration::ZERO);
+    let (Some(prom), Some(am), Some(app)) = (targets.url("prometheus"), targets.url("alertmanager"), targets.url("app")) else {
+        let missing = ["prometheus", "alertmanager", "app"].into_iter().find(|n| targets.url(n).is_none()).unwrap_or("prometheus");
+        return vec![not_run("alerts", targets.missing.get(missing).cloned().unwrap_or_default())];
+    };
+    let Some(webhook) = targets.url("webhook") else {
+        return vec![not_run("alerts", "the harness's webhook receiver is not part of this run (it runs only in stacks the harness starts)".into())];
+    };
+    let ep = AlertEndpoints {
+        prometheus: PrometheusClient::new(prom),
+        alertmanager: AlertmanagerClient::new(am),
+        webhook: webhook.to_owned(),
+        receiver: crate::webhook::SERVICE.into(),
+    };
+    let rules = match ep.prometheus.rules().await {
+        Ok(r) => r,
+        Err(e) => return vec![CheckResult::new(PHASE, "alerts", Verdict::Failed { message: e.to_string() }, Duration::ZERO)],
+    };
+    let mut alert_rules: Vec<(String, f64)> = rules.rules().filter(|(_, r)| r.kind == "alerting").map(|(_, r)| (r.name.clone(), r.duration.unwrap_or(0.0))).collect();
+    // Stopping the app goes last: it disturbs everything else.
+    alert_rules.sort_by_key(|(name, _)| (alerts::cause_for(name) == Some(Cause::AppStopped), name.clone()));
+    let scrape = accelerate_secs(15, acceleration);
+    let mut out = Vec::new();
+    let uncovered: Vec<&String> = alert_rules.iter().map(|(n, _)| n).filter(|n| alerts::cause_for(n).is_none()).collect();
+    out.push(CheckResult::new(
+        PHASE,
+        "alerts.coverage",
+        if uncovered.is_empty() {
+            Verdict::Passed { detail: format!("every one of the {} alert rule(s) has a scenario that fires it", alert_rules.len()) }
+        } else {
+            Verdict::Failed { message: format!("alert rule(s) no scenario can fire: {uncovered:?} (hint: add a cause in checks::alerts::CAUSES)") }
+        },
+        Duration::ZERO,
+    ));
+    for (name, for_secs) in alert_rules {
+        let Some(cause) = alerts::cause_for(&name) else { continue };
+        let check = format!("alerts.{name}");
+        if cause == Cause::AppStopped && stack.is_none() {
+            out.push(not_run(&check, "stopping the app needs a stack the harness started (not --target)".into()));
+            continue;
+        }
+        let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), accelerate_secs(10, acceleration));
+        let stage_timeout = floor * 3 + Duration::from_secs(60);
+        let started = Instant::now();
+        let traffic = (cause != Cause::AppStopped).then(|| CauseTraffic::start(cause, app));
+        if cause == Cause::AppStopped {
+            if let Some(s) = stack.as_deref_mut() {
+                if let Err(e) = s.stop_service("app").await {
+                    out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed()));
+                    continue;
+                }
+            }
+        }
+        let fired = alerts::await_firing(&ep, &name, started, stage_timeout).await;
+        match traffic {
+            Some(t) => {
+                t.stop().await;
+            }
+            None => {
+                if let Some(s) = stack.as_deref_mut() {
+                    let _ = s.restart_service("app").await;
+                }
+            }
+        }
+        let verdict = match fired {
+            Err(e) => Verdict::Failed { message: e },
+            Ok(path) => match alerts::await_notification(&ep, &name, "resolved", stage_timeout).await {
+                Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
+                Ok(()) => Verdict::Passed {
+                    detail: format!(
+                        "pending {}ms, firing {}ms, in Alertmanager {}ms, webhook {}ms (floor {}ms, ratio {:.2}), then resolved",
+                        path.pending_ms.unwrap_or_default(),
+                        path.firing_ms.unwrap_or_default(),
+                        path.alertmanager_ms.unwrap_or_default(),
+                        path.notified_ms.unwrap_or_default(),
+                        floor.as_millis(),
+                        path.notified_ms.unwrap_or_default() as f64 / floor.as_millis().max(1) as f64
+                    ),
+                },
+            },
+        };
+        out.push(CheckResult::new(PHASE, &check, verdict, started.elapsed()));
+    }
+    out
+}
+
+fn accelerate_secs(secs: u64, factor: u32) -> Duration {
+    (Duration::from_secs(secs) / factor.max(1)).max(Duration::from_secs(1))
+}
+
+async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
+    const PHASE: &str = "ruler";
+    let Some(loki_url) = targets.url("loki") else {
+        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
+    };
+    let loki = LokiClient::new(loki_url).with_tenant(conformance::LOKI_TENANT);
+    let mut out = Vec::new();
+    let t = Instant::now();
+    let loaded = Eventually::new(format!("Loki ruler lists rule groups for tenant `{}`", conformance::LOKI_TENANT))
+        .with_timeout(Duration::from_secs(60))
+        .until(|| async {
+            match checks::loki::ruler_groups(&loki).await {
+                Ok(g) if !g.is_empty() => Poll::Ready(g),
+                Ok(_) => Poll::Pending("no rule groups".into()),
+                Err(e) => Poll::Pending(e),
+            }
+        })
+        .await;
+    out.push(CheckResult::new(
+        PHASE,
+        "ruler.rules_loaded",
+        match &loaded {
+            Ok(g) => Verdict::Passed { detail: format!("groups: {g:?}") },
+            Err(e) => Verdict::Failed { message: format!("{e} (at {loki_url}/loki/api/v1/rules)") },
+        },
+        t.elapsed(),
+    ));
+    let t = Instant::now();
+    let healthy = Eventually::new("every Loki rule evaluated without error (health ok)")
+        .with_timeout(Duration::from_secs(60))
+        .until(|| async {
+            match loki.prometheus_rules().await {
+                Ok(r) => {
+                    let rules: Vec<_> = r.rules().collect();
+                    let bad: Vec<String> = rules.iter().filter(|(_, r)| r.health != "ok").map(|(_, r)| format!("{}: {} {:?}", r.name, r.health, r.last_error)).collect();
+                    if !rules.is_empty() && bad.is_empty() { Poll::Ready(rules.len()) } else { Poll::Pending(format!("{} rule(s); not ok: {bad:?}", rules.len())) }
+                }
+                Err(e) => Poll::Pending(e.to_string()),
+            }
+        })
+        .await;
+    out.push(CheckResult::new(
+        PHASE,
+        "ruler.rules_healthy",
+        match healthy {
+            Ok(n) => Verdict::Passed { detail: format!("{n} rule(s) evaluating, health ok") },
+            Err(e) => Verdict::Failed { message: format!("{e} (at {loki_url}/prometheus/api/v1/rules)") },
+        },
+        t.elapsed(),
+    ));
+    // The log-based alert: error lines from the app until it fires and reaches Alertmanager.
+    let t = Instant::now();
+    let Some(app) = targets.url("app") else {
+        out.push(CheckResult::new(PHASE, &format!("ruler.{LOKI_ALERT}"), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO));
+        return out;
+    };
+    let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
+    let timeout = if acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
+    let fired = Eventually::new(format!("Loki alert {LOKI_ALERT} firing"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match loki.prometheus_alerts().await {
+                Ok(a) => {
+                    let states: Vec<String> = a.iter().filter(|x| x.labels.get("alertname").map(String::as_str) == Some(LOKI_ALERT)).map(|x| x.state.clone()).collect();
+                    if states.iter().any(|s| s == "firing") { Poll::Ready(()) } else { Poll::Pending(format!("states: {states:?}")) }
+                }
+                Err(e) => Poll::Pending(e.to_string()),
+            }
+        })
+        .await;
+    let verdict = match fired {
+        Err(e) => Verdict::Failed { message: format!("{e} (at {loki_url}/prometheus/api/v1/alerts)") },
+        Ok(()) => match targets.url("alertmanager") {
+            None => Verdict::Passed { detail: "firing in Loki; Alertmanager not part of this run".into() },
+            Some(am) => checks::alertmanager::alert_present(&AlertmanagerClient::new(am), LOKI_ALERT, &[], crate::webhook::SERVICE, timeout).await,
+        },
+    };
+    traffic.stop().await;
+    out.push(CheckResult::new(PHASE, &format!("ruler.{LOKI_ALERT}"), verdict, t.elapsed()));
+    out
+}
+
