@@ -209,7 +209,14 @@ enum ImagesCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Cmd::Lint(args) => obs_harness::lint::lint_main(args),
+        Cmd::Lint(mut args) => {
+            // The bundled stack's catalogue is the reference app's exposition (checked in).
+            let bundled = obs_harness::stack::bundled_compose_file().parent().and_then(|p| p.canonicalize().ok());
+            if args.catalogue.is_none() && args.stack_dir.canonicalize().ok() == bundled {
+                args.catalogue = obs_harness::run::bundled_catalogue();
+            }
+            obs_harness::lint::lint_main(args)
+        }
         Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
             stack_dir: a.stack,
             compose: a.compose,
