@@ -171,7 +171,8 @@ pub async fn check(opts: CheckOptions) -> i32 {
     // Loki ruler.
     progress("ruler: Loki ruler rules load, evaluate and fire");
     let t = Instant::now();
-    let results = ruler_phase(&targets, opts.acceleration).await;
+    let ruler_timeout = if opts.acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
+    let results = ruler_phase(&targets, &RulerExpectation::bundled(), ruler_timeout).await;
     print_results(&results);
     report.add_phase("ruler", t.elapsed(), results);
 
@@ -292,7 +293,24 @@ fn accelerate_secs(secs: u64, factor: u32) -> Duration {
     (Duration::from_secs(secs) / factor.max(1)).max(Duration::from_secs(1))
 }
 
-async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
+/// What the ruler phase expects: the log-based alert and the receiver it is routed to.
+#[derive(Debug, Clone)]
+pub struct RulerExpectation {
+    pub alert: String,
+    pub receiver: String,
+}
+
+impl RulerExpectation {
+    /// The bundled stack: `AppErrorLogsHigh` routed to the harness's webhook.
+    pub fn bundled() -> Self {
+        Self { alert: LOKI_ALERT.into(), receiver: crate::webhook::SERVICE.into() }
+    }
+}
+
+/// The Loki ruler: rule groups listed for the stack's tenant, every rule
+/// healthy, and the log-based alert firing (after error lines from the app)
+/// and present in Alertmanager. Each wait is bounded by `timeout`.
+pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: Duration) -> Vec<CheckResult> {
     const PHASE: &str = "ruler";
     let Some(loki_url) = targets.url("loki") else {
         return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
@@ -301,7 +319,7 @@ async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
     let mut out = Vec::new();
     let t = Instant::now();
     let loaded = Eventually::new(format!("Loki ruler lists rule groups for tenant `{}`", conformance::LOKI_TENANT))
-        .with_timeout(Duration::from_secs(60))
+        .with_timeout(timeout)
         .until(|| async {
             match checks::loki::ruler_groups(&loki).await {
                 Ok(g) if !g.is_empty() => Poll::Ready(g),
@@ -321,7 +339,7 @@ async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
     ));
     let t = Instant::now();
     let healthy = Eventually::new("every Loki rule evaluated without error (health ok)")
-        .with_timeout(Duration::from_secs(60))
+        .with_timeout(timeout)
         .until(|| async {
             match loki.prometheus_rules().await {
                 Ok(r) => {
@@ -344,18 +362,18 @@ async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
     ));
     // The log-based alert: error lines from the app until it fires and reaches Alertmanager.
     let t = Instant::now();
+    let alert = expect.alert.as_str();
     let Some(app) = targets.url("app") else {
-        out.push(CheckResult::new(PHASE, &format!("ruler.{LOKI_ALERT}"), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO));
+        out.push(CheckResult::new(PHASE, &format!("ruler.{alert}"), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO));
         return out;
     };
     let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
-    let timeout = if acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
-    let fired = Eventually::new(format!("Loki alert {LOKI_ALERT} firing"))
+    let fired = Eventually::new(format!("Loki alert {alert} firing"))
         .with_timeout(timeout)
         .until(|| async {
             match loki.prometheus_alerts().await {
                 Ok(a) => {
-                    let states: Vec<String> = a.iter().filter(|x| x.labels.get("alertname").map(String::as_str) == Some(LOKI_ALERT)).map(|x| x.state.clone()).collect();
+                    let states: Vec<String> = a.iter().filter(|x| x.labels.get("alertname").map(String::as_str) == Some(alert)).map(|x| x.state.clone()).collect();
                     if states.iter().any(|s| s == "firing") { Poll::Ready(()) } else { Poll::Pending(format!("states: {states:?}")) }
                 }
                 Err(e) => Poll::Pending(e.to_string()),
@@ -366,11 +384,11 @@ async fn ruler_phase(targets: &Targets, acceleration: u32) -> Vec<CheckResult> {
         Err(e) => Verdict::Failed { message: format!("{e} (at {loki_url}/prometheus/api/v1/alerts)") },
         Ok(()) => match targets.url("alertmanager") {
             None => Verdict::Passed { detail: "firing in Loki; Alertmanager not part of this run".into() },
-            Some(am) => checks::alertmanager::alert_present(&AlertmanagerClient::new(am), LOKI_ALERT, &[], crate::webhook::SERVICE, timeout).await,
+            Some(am) => checks::alertmanager::alert_present(&AlertmanagerClient::new(am), alert, &[], &expect.receiver, timeout).await,
         },
     };
     traffic.stop().await;
-    out.push(CheckResult::new(PHASE, &format!("ruler.{LOKI_ALERT}"), verdict, t.elapsed()));
+    out.push(CheckResult::new(PHASE, &format!("ruler.{alert}"), verdict, t.elapsed()));
     out
 }
 
