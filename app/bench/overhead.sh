@@ -161,8 +161,9 @@ run_wrk() {
 }
 
 log "warm-up: ${WARMUP} per instance"
-run_wrk instrumented "$WARMUP" >/dev/null
-run_wrk plain "$WARMUP" >/dev/null
+res="$(run_wrk instrumented "$WARMUP")" || exit 2
+read -r _ warm_reqs _ <<<"$res"
+run_wrk plain "$WARMUP" >/dev/null || exit 2
 
 printf '\nreference-app trace-export overhead: wrk -t%s -c%s -d%s http://127.0.0.1:PORT%s, %s round(s), %s CPU(s)\n' \
   "$THREADS" "$CONNECTIONS" "$DURATION" "$URL_PATH" "$ROUNDS" "$(nproc 2>/dev/null || echo '?')"
@@ -190,13 +191,25 @@ met="$(awk -v r="$ratio" -v t="$TARGET" 'BEGIN {print (r >= t ? "MET" : "MISSED"
 stop "$PID_instrumented"
 stop "$SINK_PID"
 sink_totals="$(sed -n 's/^received //p' "$work/sink.out")"
+served=$(( ${sum_reqs[instrumented]} + warm_reqs ))
+# Spans named after the request route are the app's request spans; any other
+# name is a span the app exported besides them.
+read -r request_spans other_spans < <(awk '
+  /^span / { n = $2; if ($0 ~ /"(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) [^"]*"$/) r += n; else o += n }
+  END { printf "%d %d\n", r, o }' "$work/sink.out")
 
-printf '\n%-28s %12s req/s\n' "instrumented (otlp), mean" "$mean_i"
-printf '%-28s %12s req/s\n' "uninstrumented (none), mean" "$mean_p"
-printf '%-28s %12s\n' "ratio instrumented/plain" "$ratio"
-printf '%-28s %12s  -> %s\n' "target" ">= $TARGET" "$met"
-printf '%-28s %s (the instrumented side served %s measured requests, plus its warm-up)\n' \
-  "otlp sink received" "${sink_totals:-nothing (the sink printed no totals)}" "${sum_reqs[instrumented]}"
+printf '\n%-30s %12s req/s\n' "instrumented (otlp), mean" "$mean_i"
+printf '%-30s %12s req/s\n' "uninstrumented (none), mean" "$mean_p"
+printf '%-30s %12s\n' "ratio instrumented/plain" "$ratio"
+printf '%-30s %12s  -> %s\n' "target" ">= $TARGET" "$met"
+printf '\n%-30s %s\n' "otlp sink received" "${sink_totals:-nothing (the sink printed no totals)}"
+printf '%-30s %s (wrk completed %s requests on the instrumented side, warm-up included;\n%-30s  the spans also cover readiness probes and requests in flight when wrk stopped)\n' \
+  "  request spans" "$request_spans" "$served" ""
+printf '%-30s %s\n' "  other spans" "$other_spans"
+if (( other_spans > 0 )); then
+  echo "  most frequent span names (count, scope, name):"
+  grep '^span ' "$work/sink.out" | head -n 8 | sed 's/^span /    /'
+fi
 if [ "$met" = MISSED ]; then
   echo "note: target missed; this is reported, not an error (exit 0)."
 fi

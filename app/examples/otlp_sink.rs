@@ -8,10 +8,12 @@
 //!
 //! ADDR defaults to `127.0.0.1:0` (a free port). The chosen address is printed
 //! on stdout as `listening 127.0.0.1:PORT`. On SIGTERM/SIGINT it prints
-//! `received REQUESTS export request(s), SPANS span(s)` and exits 0.
+//! `received REQUESTS export request(s), SPANS span(s)`, then one line per span
+//! name, most frequent first: `span COUNT "SCOPE" "NAME"`, and exits 0.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -20,6 +22,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 struct Sink {
     requests: Arc<AtomicU64>,
     spans: Arc<AtomicU64>,
+    /// Spans per (instrumentation scope, span name).
+    names: Arc<Mutex<HashMap<(String, String), u64>>>,
 }
 
 #[tonic::async_trait]
@@ -28,13 +32,17 @@ impl TraceService for Sink {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans: usize = request
-            .get_ref()
-            .resource_spans
-            .iter()
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|ss| ss.spans.len())
-            .sum();
+        let mut spans = 0;
+        {
+            let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+            for ss in request.get_ref().resource_spans.iter().flat_map(|rs| &rs.scope_spans) {
+                let scope = ss.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+                for span in &ss.spans {
+                    *names.entry((scope.to_owned(), span.name.clone())).or_default() += 1;
+                }
+                spans += ss.spans.len();
+            }
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.spans.fetch_add(spans as u64, Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
@@ -73,6 +81,11 @@ async fn main() -> std::process::ExitCode {
         sink.requests.load(Ordering::Relaxed),
         sink.spans.load(Ordering::Relaxed)
     );
+    let mut names: Vec<_> = sink.names.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for ((scope, name), n) in names {
+        println!("span {n} {scope:?} {name:?}");
+    }
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

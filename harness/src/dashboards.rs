@@ -44,8 +44,8 @@ use serde_json::Value;
 
 use crate::accelerate::{fmt_duration, parse_duration};
 use crate::backends::grafana::DsQueryResponse;
-use crate::backends::prometheus::QueryResult;
 use crate::backends::loki::LokiResult;
+use crate::backends::prometheus::QueryResult;
 use crate::backends::{BackendError, GrafanaClient, LokiClient, PrometheusClient};
 use crate::checks::{CheckResult, Verdict};
 use crate::eventually::{Eventually, Poll};
@@ -65,9 +65,16 @@ pub enum DashboardError {
     #[error(transparent)]
     Compose(#[from] LintError),
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: invalid {what}: {message}", path.display())]
-    Parse { path: PathBuf, what: &'static str, message: String },
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
     #[error("{}: no docker-compose.yml, docker-compose.yaml, compose.yml or compose.yaml", dir.display())]
     NoCompose { dir: PathBuf },
 }
@@ -87,11 +94,19 @@ pub struct ExpandOptions {
 
 impl ExpandOptions {
     pub fn new(scrape_interval: Duration, window: Duration) -> Self {
-        Self { scrape_interval, window, max_data_points: 1000 }
+        Self {
+            scrape_interval,
+            window,
+            max_data_points: 1000,
+        }
     }
 
     /// The scrape interval of the stack's prometheus.yml divided by `acceleration`.
-    pub fn for_stack(stack_dir: &Path, acceleration: u32, window: Duration) -> Result<Self, DashboardError> {
+    pub fn for_stack(
+        stack_dir: &Path,
+        acceleration: u32,
+        window: Duration,
+    ) -> Result<Self, DashboardError> {
         Ok(Self::new(scrape_interval(stack_dir, acceleration)?, window))
     }
 
@@ -103,7 +118,10 @@ impl ExpandOptions {
     /// `$__interval`: window / max data points (whole milliseconds, rounded up),
     /// at least the scrape interval.
     pub fn interval(&self) -> Duration {
-        let per_point = self.window.as_millis().div_ceil(u128::from(self.max_data_points.max(1)));
+        let per_point = self
+            .window
+            .as_millis()
+            .div_ceil(u128::from(self.max_data_points.max(1)));
         Duration::from_millis(per_point as u64).max(self.scrape_interval)
     }
 
@@ -125,13 +143,21 @@ pub fn scrape_interval(stack_dir: &Path, acceleration: u32) -> Result<Duration, 
     let compose = compose_model(stack_dir).ok();
     let path = compose
         .as_ref()
-        .and_then(|c| c.by_image("prom/prometheus").or_else(|| c.service("prometheus")).cloned())
+        .and_then(|c| {
+            c.by_image("prom/prometheus")
+                .or_else(|| c.service("prometheus"))
+                .cloned()
+        })
         .and_then(|s| s.config_flag().and_then(|f| s.host_path(&f)))
         .filter(|p| p.is_file())
         .unwrap_or_else(|| stack_dir.join("prometheus/prometheus.yml"));
     let text = read(&path)?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| DashboardError::Parse { path: path.clone(), what: "prometheus.yml", message: e.to_string() })?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| DashboardError::Parse {
+            path: path.clone(),
+            what: "prometheus.yml",
+            message: e.to_string(),
+        })?;
     let base = doc
         .get("global")
         .and_then(|g| g.get("scrape_interval"))
@@ -210,36 +236,56 @@ pub struct DashboardDoc {
 }
 
 fn read(path: &Path) -> Result<String, DashboardError> {
-    std::fs::read_to_string(path).map_err(|source| DashboardError::Io { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| DashboardError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn compose_model(stack_dir: &Path) -> Result<ComposeModel, DashboardError> {
-    let main = ["docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"]
-        .into_iter()
-        .find(|f| stack_dir.join(f).is_file())
-        .ok_or_else(|| DashboardError::NoCompose { dir: stack_dir.to_owned() })?;
+    let main = [
+        "docker-compose.yml",
+        "docker-compose.yaml",
+        "compose.yml",
+        "compose.yaml",
+    ]
+    .into_iter()
+    .find(|f| stack_dir.join(f).is_file())
+    .ok_or_else(|| DashboardError::NoCompose {
+        dir: stack_dir.to_owned(),
+    })?;
     Ok(ComposeModel::load(stack_dir, main)?)
 }
 
 fn files_with(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
             files_with(&p, exts, out);
-        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)) {
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e))
+        {
             out.push(p);
         }
     }
 }
 
 /// The provisioned datasources and dashboards of a stack dir.
-pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<DashboardDoc>), DashboardError> {
+pub fn provisioned(
+    stack_dir: &Path,
+) -> Result<(Vec<Datasource>, Vec<DashboardDoc>), DashboardError> {
     let abs = std::path::absolute(stack_dir).unwrap_or_else(|_| stack_dir.to_owned());
     let dir = crate::lint::compose::normalise(&abs);
     let compose = compose_model(&dir).ok();
-    let grafana = compose.as_ref().and_then(|c| c.by_image("grafana/grafana").cloned());
+    let grafana = compose
+        .as_ref()
+        .and_then(|c| c.by_image("grafana/grafana").cloned());
     let prov = grafana
         .as_ref()
         .and_then(|g| g.host_path("/etc/grafana/provisioning"))
@@ -250,16 +296,24 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<DashboardDo
     files_with(&prov.join("datasources"), &["yml", "yaml"], &mut files);
     for f in files.drain(..) {
         let text = read(&f)?;
-        let doc: DatasourcesFile = serde_yaml::from_str(&text)
-            .map_err(|e| DashboardError::Parse { path: f.clone(), what: "datasources file", message: e.to_string() })?;
+        let doc: DatasourcesFile =
+            serde_yaml::from_str(&text).map_err(|e| DashboardError::Parse {
+                path: f.clone(),
+                what: "datasources file",
+                message: e.to_string(),
+            })?;
         datasources.extend(doc.datasources);
     }
     let mut dash_dirs = Vec::new();
     files_with(&prov.join("dashboards"), &["yml", "yaml"], &mut files);
     for f in files.drain(..) {
         let text = read(&f)?;
-        let doc: DashboardProvidersFile = serde_yaml::from_str(&text)
-            .map_err(|e| DashboardError::Parse { path: f.clone(), what: "dashboard providers file", message: e.to_string() })?;
+        let doc: DashboardProvidersFile =
+            serde_yaml::from_str(&text).map_err(|e| DashboardError::Parse {
+                path: f.clone(),
+                what: "dashboard providers file",
+                message: e.to_string(),
+            })?;
         for p in doc.providers {
             if let (Some(path), Some(g)) = (&p.options.path, &grafana)
                 && let Some(h) = g.host_path(path).filter(|h| h.is_dir())
@@ -278,9 +332,15 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<DashboardDo
         files_with(&d, &["json"], &mut files);
         for f in files.drain(..) {
             let text = read(&f)?;
-            let doc: Value = serde_json::from_str(&text)
-                .map_err(|e| DashboardError::Parse { path: f.clone(), what: "dashboard JSON", message: e.to_string() })?;
-            let rel = f.strip_prefix(&dir).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_else(|_| f.display().to_string());
+            let doc: Value = serde_json::from_str(&text).map_err(|e| DashboardError::Parse {
+                path: f.clone(),
+                what: "dashboard JSON",
+                message: e.to_string(),
+            })?;
+            let rel = f
+                .strip_prefix(&dir)
+                .map(|r| r.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_else(|_| f.display().to_string());
             dashboards.push(DashboardDoc { file: rel, doc });
         }
     }
@@ -294,11 +354,25 @@ pub fn inventory(stack_dir: &Path, options: &ExpandOptions) -> Result<Inventory,
 }
 
 /// The inventory of given dashboards (`datasources`: the provisioned ones).
-pub fn inventory_of(dashboards: &[DashboardDoc], datasources: &[Datasource], options: &ExpandOptions) -> Inventory {
+pub fn inventory_of(
+    dashboards: &[DashboardDoc],
+    datasources: &[Datasource],
+    options: &ExpandOptions,
+) -> Inventory {
     let mut queries = Vec::new();
     for d in dashboards {
-        let uid = d.doc.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let title = d.doc.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let uid = d
+            .doc
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let title = d
+            .doc
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let (qs, refs) = lintdash::extract(&d.doc, datasources);
         for q in qs {
             let kind = match &q.lang {
@@ -312,7 +386,14 @@ pub fn inventory_of(dashboards: &[DashboardDoc], datasources: &[Datasource], opt
             let literal = refs
                 .iter()
                 .filter(|r| r.origin == q.origin || Some(&r.origin) == panel_origin.as_ref())
-                .filter_map(|r| provisioned_uid(datasources, &r.uid, kind).or_else(|| (!datasources.iter().any(|d| d.uid.as_deref() == Some(&r.uid) || d.name == r.uid)).then(|| r.uid.clone())))
+                .filter_map(|r| {
+                    provisioned_uid(datasources, &r.uid, kind).or_else(|| {
+                        (!datasources
+                            .iter()
+                            .any(|d| d.uid.as_deref() == Some(&r.uid) || d.name == r.uid))
+                        .then(|| r.uid.clone())
+                    })
+                })
                 .next();
             let ds_uid = literal.unwrap_or_else(|| default_uid(datasources, kind));
             let expanded = expand(&q.expr, &d.doc, &q.lang, options);
@@ -330,13 +411,18 @@ pub fn inventory_of(dashboards: &[DashboardDoc], datasources: &[Datasource], opt
             });
         }
     }
-    Inventory { options: options.clone(), queries }
+    Inventory {
+        options: options.clone(),
+        queries,
+    }
 }
 
 /// The uid of the provisioned datasource `uid_or_name` when it is of type `kind`.
 fn provisioned_uid(ds: &[Datasource], uid_or_name: &str, kind: &str) -> Option<String> {
     ds.iter()
-        .find(|d| (d.uid.as_deref() == Some(uid_or_name) || d.name == uid_or_name) && d.kind == kind)
+        .find(|d| {
+            (d.uid.as_deref() == Some(uid_or_name) || d.name == uid_or_name) && d.kind == kind
+        })
         .map(|d| d.uid.clone().unwrap_or_else(|| d.name.clone()))
 }
 
@@ -353,7 +439,9 @@ fn default_uid(ds: &[Datasource], kind: &str) -> String {
 /// `panel "T" target A` -> (panel, T, Some(A)); `variable v` -> (variable, v, None);
 /// `annotation "N"` -> (annotation, N, None).
 fn parse_origin(origin: &str) -> (String, String, Option<String>) {
-    let unquote = |s: &str| serde_json::from_str::<String>(s).unwrap_or_else(|_| s.trim_matches('"').to_owned());
+    let unquote = |s: &str| {
+        serde_json::from_str::<String>(s).unwrap_or_else(|_| s.trim_matches('"').to_owned())
+    };
     if let Some(rest) = origin.strip_prefix("panel ") {
         return match rest.rsplit_once(" target ") {
             Some((t, r)) => ("panel".into(), unquote(t), Some(r.to_owned())),
@@ -387,7 +475,14 @@ struct VarValue {
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned).or_else(|| x.as_number().map(|n| n.to_string()))).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| x.as_number().map(|n| n.to_string()))
+            })
+            .collect(),
         Some(Value::Number(n)) => vec![n.to_string()],
         Some(Value::Bool(b)) => vec![b.to_string()],
         _ => vec![],
@@ -416,11 +511,18 @@ fn custom_options(query: &str) -> Vec<(String, String)> {
 
 fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-    let include_all = v.get("includeAll").and_then(Value::as_bool).unwrap_or(false);
+    let include_all = v
+        .get("includeAll")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let multi = v.get("multi").and_then(Value::as_bool).unwrap_or(false) || include_all;
     let query = match v.get("query") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o.get("query").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Some(Value::Object(o)) => o
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     };
     // Options: the saved ones, else a custom/interval variable's query list.
@@ -431,7 +533,10 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
             a.iter()
                 .filter_map(|o| {
                     let val = strings(o.get("value")).into_iter().next()?;
-                    let text = strings(o.get("text")).into_iter().next().unwrap_or_else(|| val.clone());
+                    let text = strings(o.get("text"))
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| val.clone());
                     Some((text, val))
                 })
                 .filter(|(_, val)| !is_all(val))
@@ -443,32 +548,70 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
     }
     let current_vals = strings(v.pointer("/current/value"));
     let current_texts = strings(v.pointer("/current/text"));
-    let all_value = v.get("allValue").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-    let single = |val: String, text: String| VarValue { values: vec![val], texts: vec![text], multi, raw: None };
+    let all_value = v
+        .get("allValue")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let single = |val: String, text: String| VarValue {
+        values: vec![val],
+        texts: vec![text],
+        multi,
+        raw: None,
+    };
     match kind {
-        "constant" => Some(VarValue { values: vec![query.clone()], texts: vec![query], multi: false, raw: None }),
+        "constant" => Some(VarValue {
+            values: vec![query.clone()],
+            texts: vec![query],
+            multi: false,
+            raw: None,
+        }),
         "textbox" => {
             let val = current_vals.into_iter().next().unwrap_or(query);
-            Some(VarValue { values: vec![val.clone()], texts: vec![val], multi: false, raw: None })
+            Some(VarValue {
+                values: vec![val.clone()],
+                texts: vec![val],
+                multi: false,
+                raw: None,
+            })
         }
         "interval" => {
-            let mut val = current_vals.into_iter().next().or_else(|| opts.first().map(|o| o.1.clone()))?;
+            let mut val = current_vals
+                .into_iter()
+                .next()
+                .or_else(|| opts.first().map(|o| o.1.clone()))?;
             if val == "auto" || val.starts_with("$__auto") {
                 val = fmt_duration(options.interval());
             }
-            Some(VarValue { values: vec![val.clone()], texts: vec![val], multi: false, raw: None })
+            Some(VarValue {
+                values: vec![val.clone()],
+                texts: vec![val],
+                multi: false,
+                raw: None,
+            })
         }
         "custom" | "query" => {
-            let all_selected = current_vals.iter().any(|s| is_all(s)) || (current_vals.is_empty() && include_all);
+            let all_selected =
+                current_vals.iter().any(|s| is_all(s)) || (current_vals.is_empty() && include_all);
             if all_selected || current_vals.is_empty() {
                 if let Some(a) = &all_value
                     && all_selected
                 {
-                    return Some(VarValue { values: vec![a.clone()], texts: vec!["All".into()], multi: true, raw: Some(a.clone()) });
+                    return Some(VarValue {
+                        values: vec![a.clone()],
+                        texts: vec!["All".into()],
+                        multi: true,
+                        raw: Some(a.clone()),
+                    });
                 }
                 if opts.is_empty() {
                     // Options known only at run time: every value.
-                    return Some(VarValue { values: vec![".*".into()], texts: vec!["All".into()], multi: true, raw: Some(".*".into()) });
+                    return Some(VarValue {
+                        values: vec![".*".into()],
+                        texts: vec!["All".into()],
+                        multi: true,
+                        raw: Some(".*".into()),
+                    });
                 }
                 if !all_selected {
                     let (t, val) = opts[0].clone();
@@ -481,12 +624,26 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
                     raw: None,
                 });
             }
-            let texts = if current_texts.len() == current_vals.len() { current_texts } else { current_vals.clone() };
-            Some(VarValue { values: current_vals, texts, multi, raw: None })
+            let texts = if current_texts.len() == current_vals.len() {
+                current_texts
+            } else {
+                current_vals.clone()
+            };
+            Some(VarValue {
+                values: current_vals,
+                texts,
+                multi,
+                raw: None,
+            })
         }
         "datasource" => {
             let val = current_vals.into_iter().next().unwrap_or(query);
-            Some(VarValue { values: vec![val.clone()], texts: vec![val], multi: false, raw: None })
+            Some(VarValue {
+                values: vec![val.clone()],
+                texts: vec![val],
+                multi: false,
+                raw: None,
+            })
         }
         _ => None,
     }
@@ -513,7 +670,9 @@ fn percent(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -532,7 +691,13 @@ fn format_value(name: &str, v: &VarValue, format: Option<&str>) -> String {
             } else if vals.len() == 1 {
                 regex_escape(&vals[0])
             } else {
-                format!("({})", vals.iter().map(|s| regex_escape(s)).collect::<Vec<_>>().join("|"))
+                format!(
+                    "({})",
+                    vals.iter()
+                        .map(|s| regex_escape(s))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                )
             }
         }
         Some("regex") => {
@@ -541,7 +706,13 @@ fn format_value(name: &str, v: &VarValue, format: Option<&str>) -> String {
             } else if vals.len() == 1 {
                 regex_escape(&vals[0])
             } else {
-                format!("({})", vals.iter().map(|s| regex_escape(s)).collect::<Vec<_>>().join("|"))
+                format!(
+                    "({})",
+                    vals.iter()
+                        .map(|s| regex_escape(s))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                )
             }
         }
         Some("pipe") => joined("|"),
@@ -554,9 +725,21 @@ fn format_value(name: &str, v: &VarValue, format: Option<&str>) -> String {
                 serde_json::to_string(vals).unwrap_or_default()
             }
         }
-        Some("doublequote") => vals.iter().map(|s| format!("\"{}\"", s.replace('"', "\\\""))).collect::<Vec<_>>().join(","),
-        Some("singlequote") => vals.iter().map(|s| format!("'{}'", s.replace('\'', "\\'"))).collect::<Vec<_>>().join(","),
-        Some("sqlstring") => vals.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(","),
+        Some("doublequote") => vals
+            .iter()
+            .map(|s| format!("\"{}\"", s.replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some("singlequote") => vals
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "\\'")))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some("sqlstring") => vals
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(","),
         Some("glob") => {
             if vals.len() == 1 {
                 vals[0].clone()
@@ -564,20 +747,32 @@ fn format_value(name: &str, v: &VarValue, format: Option<&str>) -> String {
                 format!("{{{}}}", joined(","))
             }
         }
-        Some("queryparam") => vals.iter().map(|s| format!("var-{name}={}", percent(s))).collect::<Vec<_>>().join("&"),
+        Some("queryparam") => vals
+            .iter()
+            .map(|s| format!("var-{name}={}", percent(s)))
+            .collect::<Vec<_>>()
+            .join("&"),
         Some("percentencode") => percent(&joined(",")),
         Some("lucene") => {
-            let esc = |s: &str| s.chars().fold(String::new(), |mut o, c| {
-                if "+-=&|><!(){}[]^\"~*?:\\/ ".contains(c) {
-                    o.push('\\');
-                }
-                o.push(c);
-                o
-            });
+            let esc = |s: &str| {
+                s.chars().fold(String::new(), |mut o, c| {
+                    if "+-=&|><!(){}[]^\"~*?:\\/ ".contains(c) {
+                        o.push('\\');
+                    }
+                    o.push(c);
+                    o
+                })
+            };
             if vals.len() == 1 {
                 esc(&vals[0])
             } else {
-                format!("({})", vals.iter().map(|s| format!("\"{}\"", esc(s))).collect::<Vec<_>>().join(" OR "))
+                format!(
+                    "({})",
+                    vals.iter()
+                        .map(|s| format!("\"{}\"", esc(s)))
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
+                )
             }
         }
         Some(_) => joined(","),
@@ -593,7 +788,12 @@ pub fn expand(expr: &str, dashboard: &Value, _lang: &Lang, options: &ExpandOptio
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
-                .filter_map(|v| Some((v.get("name")?.as_str()?.to_owned(), variable_value(v, options)?)))
+                .filter_map(|v| {
+                    Some((
+                        v.get("name")?.as_str()?.to_owned(),
+                        variable_value(v, options)?,
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -619,7 +819,9 @@ pub fn expand(expr: &str, dashboard: &Value, _lang: &Lang, options: &ExpandOptio
         // `$name`, `${name[:format|.path]}`, `[[name[:format]]]`
         let var = if c == b'$' {
             if b.get(i + 1) == Some(&b'{') {
-                expr[i + 2..].find('}').map(|end| (&expr[i + 2..i + 2 + end], i + 3 + end))
+                expr[i + 2..]
+                    .find('}')
+                    .map(|end| (&expr[i + 2..i + 2 + end], i + 3 + end))
             } else {
                 let start = i + 1;
                 let mut end = start;
@@ -629,7 +831,9 @@ pub fn expand(expr: &str, dashboard: &Value, _lang: &Lang, options: &ExpandOptio
                 (end > start).then(|| (&expr[start..end], end))
             }
         } else if c == b'[' && b.get(i + 1) == Some(&b'[') && b.get(i + 2) != Some(&b'[') {
-            expr[i + 2..].find("]]").map(|end| (&expr[i + 2..i + 2 + end], i + 4 + end))
+            expr[i + 2..]
+                .find("]]")
+                .map(|end| (&expr[i + 2..i + 2 + end], i + 4 + end))
         } else {
             None
         };
@@ -640,7 +844,8 @@ pub fn expand(expr: &str, dashboard: &Value, _lang: &Lang, options: &ExpandOptio
                 None => (raw_t, None),
             };
             let name = name.split('.').next().unwrap_or(name);
-            let rep = builtin(name).or_else(|| vars.get(name).map(|v| format_value(name, v, format)));
+            let rep =
+                builtin(name).or_else(|| vars.get(name).map(|v| format_value(name, v, format)));
             if let Some(rep) = rep {
                 out.push_str(&rep);
                 i = next;
@@ -736,9 +941,18 @@ fn prom_shape(r: &QueryResult) -> (usize, BTreeSet<String>) {
 
 fn loki_shape(r: &LokiResult) -> (usize, BTreeSet<String>) {
     match r {
-        LokiResult::Streams(s) => (s.iter().filter(|s| !s.values.is_empty()).count(), s.iter().flat_map(|s| s.stream.keys().cloned()).collect()),
-        LokiResult::Matrix(m) => (m.len(), m.iter().flat_map(|s| s.metric.keys().cloned()).collect()),
-        LokiResult::Vector(v) => (v.len(), v.iter().flat_map(|s| s.metric.keys().cloned()).collect()),
+        LokiResult::Streams(s) => (
+            s.iter().filter(|s| !s.values.is_empty()).count(),
+            s.iter().flat_map(|s| s.stream.keys().cloned()).collect(),
+        ),
+        LokiResult::Matrix(m) => (
+            m.len(),
+            m.iter().flat_map(|s| s.metric.keys().cloned()).collect(),
+        ),
+        LokiResult::Vector(v) => (
+            v.len(),
+            v.iter().flat_map(|s| s.metric.keys().cloned()).collect(),
+        ),
     }
 }
 
@@ -774,17 +988,41 @@ fn grafana_shape(r: &DsQueryResponse) -> Result<(usize, BTreeSet<String>), Strin
 }
 
 /// The metric names job `job` has in Prometheus (`count by (__name__) ({job="…"})`).
-pub async fn produced_metrics(client: &PrometheusClient, job: &str) -> Result<Vec<String>, BackendError> {
-    let r = client.query(&format!("count by (__name__) ({{job={job:?}}})")).await?;
-    let mut names: Vec<String> = r.vector().iter().filter_map(|s| s.metric.get("__name__").cloned()).collect();
+pub async fn produced_metrics(
+    client: &PrometheusClient,
+    job: &str,
+) -> Result<Vec<String>, BackendError> {
+    let r = client
+        .query(&format!("count by (__name__) ({{job={job:?}}})"))
+        .await?;
+    let mut names: Vec<String> = r
+        .vector()
+        .iter()
+        .filter_map(|s| s.metric.get("__name__").cloned())
+        .collect();
     names.sort();
     names.dedup();
     Ok(names)
 }
 
 /// The same through Grafana's Prometheus datasource `uid`.
-async fn produced_metrics_grafana(g: &GrafanaClient, uid: &str, job: &str, from: SystemTime, to: SystemTime) -> Result<Vec<String>, String> {
-    let r = g.ds_query(uid, "prometheus", &format!("count by (__name__) ({{job={job:?}}})"), from, to).await.map_err(|e| e.to_string())?;
+async fn produced_metrics_grafana(
+    g: &GrafanaClient,
+    uid: &str,
+    job: &str,
+    from: SystemTime,
+    to: SystemTime,
+) -> Result<Vec<String>, String> {
+    let r = g
+        .ds_query(
+            uid,
+            "prometheus",
+            &format!("count by (__name__) ({{job={job:?}}})"),
+            from,
+            to,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     let mut names = BTreeSet::new();
     for res in r.results.values() {
         for f in &res.frames {
@@ -799,10 +1037,22 @@ async fn produced_metrics_grafana(g: &GrafanaClient, uid: &str, job: &str, from:
 }
 
 fn fmt_list(items: &[String]) -> String {
-    if items.is_empty() { "none".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
-fn empty_message(q: &DashboardQuery, via: &str, url: &str, window: Duration, timeout: Duration, last: &str, produced: &str) -> String {
+fn empty_message(
+    q: &DashboardQuery,
+    via: &str,
+    url: &str,
+    window: Duration,
+    timeout: Duration,
+    last: &str,
+    produced: &str,
+) -> String {
     format!(
         "{} of dashboard {} ({:?}) returned no data through {via} ({url}) over the last {}:\n  query (expanded): {}\n  query (dashboard): {}\n  waited up to {}; last answer: {last}\n  {produced}",
         q.what(),
@@ -845,7 +1095,9 @@ pub async fn live_queries(
     window: Duration,
     timeout: Duration,
 ) -> Vec<CheckResult> {
-    live_queries_with_shapes(inventory, prometheus, grafana, loki, window, timeout).await.0
+    live_queries_with_shapes(inventory, prometheus, grafana, loki, window, timeout)
+        .await
+        .0
 }
 
 /// Phase `dashboards`: each Prometheus query returns a non-empty result through
@@ -865,7 +1117,11 @@ pub async fn live_queries_with_shapes(
     let step = inventory.options.interval();
     let job = crate::conformance::JOB;
     let checks = inventory.queries.iter().flat_map(|q| {
-        let direct = if q.is_prometheus() { "prometheus" } else { "loki" };
+        let direct = if q.is_prometheus() {
+            "prometheus"
+        } else {
+            "loki"
+        };
         [(q, direct), (q, "grafana")]
     });
     let runs = checks.map(|(q, via)| async move {
@@ -988,9 +1244,21 @@ pub enum Counts {
 
 /// The inventory and the answers' shapes, sorted by dashboard, panel, refId.
 /// `results`: the live checks (for not-run and failed routes), may be empty.
-pub fn shape_report(inventory: &Inventory, shapes: &[QueryShape], results: &[CheckResult], counts: Counts) -> String {
+pub fn shape_report(
+    inventory: &Inventory,
+    shapes: &[QueryShape],
+    results: &[CheckResult],
+    counts: Counts,
+) -> String {
     let mut qs: Vec<&DashboardQuery> = inventory.queries.iter().collect();
-    qs.sort_by(|a, b| (&a.dashboard_uid, &a.kind, &a.panel, &a.ref_id).cmp(&(&b.dashboard_uid, &b.kind, &b.panel, &b.ref_id)));
+    qs.sort_by(|a, b| {
+        (&a.dashboard_uid, &a.kind, &a.panel, &a.ref_id).cmp(&(
+            &b.dashboard_uid,
+            &b.kind,
+            &b.panel,
+            &b.ref_id,
+        ))
+    });
     let o = &inventory.options;
     let mut out = String::new();
     let _ = writeln!(
@@ -1004,17 +1272,35 @@ pub fn shape_report(inventory: &Inventory, shapes: &[QueryShape], results: &[Che
     let mut last_uid = None;
     for q in qs {
         if last_uid != Some(&q.dashboard_uid) {
-            let _ = writeln!(out, "dashboard {} {:?} ({})", q.dashboard_uid, q.dashboard_title, q.file);
+            let _ = writeln!(
+                out,
+                "dashboard {} {:?} ({})",
+                q.dashboard_uid, q.dashboard_title, q.file
+            );
             last_uid = Some(&q.dashboard_uid);
         }
-        let r = q.ref_id.as_deref().map(|r| format!(" target {r}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}{r} [{} uid={}]", q.what(), q.datasource_type, q.datasource_uid);
+        let r = q
+            .ref_id
+            .as_deref()
+            .map(|r| format!(" target {r}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{r} [{} uid={}]",
+            q.what(),
+            q.datasource_type,
+            q.datasource_uid
+        );
         let _ = writeln!(out, "    expr:     {}", q.expr);
         if q.expanded != q.expr {
             let _ = writeln!(out, "    expanded: {}", q.expanded);
         }
         let id = q.id();
-        let mut vias: BTreeSet<&str> = shapes.iter().filter(|s| s.id == id).map(|s| s.via.as_str()).collect();
+        let mut vias: BTreeSet<&str> = shapes
+            .iter()
+            .filter(|s| s.id == id)
+            .map(|s| s.via.as_str())
+            .collect();
         let prefix = |via: &str| format!("dashboards.{via}.{id}");
         for r in results {
             for via in ["prometheus", "loki", "grafana"] {
@@ -1033,7 +1319,11 @@ pub fn shape_report(inventory: &Inventory, shapes: &[QueryShape], results: &[Che
                     let l: Vec<&str> = s.labels.iter().map(String::as_str).collect();
                     format!("{n}, labels [{}]", l.join(", "))
                 }
-                None => match results.iter().find(|r| r.name == prefix(via)).map(|r| &r.verdict) {
+                None => match results
+                    .iter()
+                    .find(|r| r.name == prefix(via))
+                    .map(|r| &r.verdict)
+                {
                     Some(Verdict::NotRun { .. }) => "not run".into(),
                     Some(Verdict::Failed { .. }) => "FAILED".into(),
                     _ => "?".into(),

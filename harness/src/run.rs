@@ -158,6 +158,23 @@ pub async fn check(opts: CheckOptions) -> i32 {
     write(&report);
     let _ = record;
 
+    // Dashboards.
+    progress("dashboards: every panel query returns data");
+    let t = Instant::now();
+    let window = Duration::from_secs(300);
+    let results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
+        .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
+    {
+        Ok(inventory) => {
+            crate::dashboards::live_queries(&inventory, targets.prometheus().as_ref(), targets.grafana().as_ref(), targets.loki().as_ref(), window, timeout)
+                .await
+        }
+        Err(e) => vec![CheckResult::new("dashboards", "dashboards.inventory", Verdict::Failed { message: e.to_string() }, t.elapsed())],
+    };
+    print_results(&results);
+    report.add_phase("dashboards", t.elapsed(), results);
+    write(&report);
+
     // Alerts.
     if !opts.skip_alerts {
         progress("alerts: each alert rule from cause to webhook and back");
