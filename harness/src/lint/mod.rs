@@ -1173,6 +1173,8 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// JUnit XML (one case per finding / external check), for CI test reporters.
+    Junit,
 }
 
 /// `obs-harness lint` arguments.
@@ -1203,6 +1205,15 @@ pub struct LintArgs {
 }
 
 /// Runs the gate, prints the report, returns the exit code (0 clean, 1 findings, 2 unreadable input).
+/// The lint report in the shape of a run report (JUnit, annotations).
+fn as_run_report(r: &Report) -> crate::report::RunReport {
+    let mut run = crate::report::RunReport::new("static gate", "n/a");
+    run.add_phase("lint", r.timings.parse + r.timings.cross_refs + r.timings.queries + r.timings.external_tools, crate::report::lint_checks(r, r.timings.parse));
+    run.lint_findings = r.findings.clone();
+    run.complete = true;
+    run
+}
+
 pub fn lint_main(args: LintArgs) -> i32 {
     let opts = LintOptions {
         profile: args.profile,
@@ -1227,13 +1238,18 @@ pub fn lint_main(args: LintArgs) -> i32 {
                     }
                 }
                 Format::Json => println!("{}", r.to_json()),
+                Format::Junit => print!("{}", as_run_report(&r).to_junit()),
+            }
+            // In GitHub Actions, findings also become workflow annotations on their file and line.
+            if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                print!("{}", as_run_report(&r).github_annotations(&args.stack_dir));
             }
             r.exit_code()
         }
         Err(e) => {
             match args.format {
                 Format::Text => eprintln!("error: {e}"),
-                Format::Json => println!("{}", serde_json::json!({ "error": e.to_string() })),
+                Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": e.to_string() })),
             }
             e.exit_code()
         }
