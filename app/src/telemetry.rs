@@ -97,10 +97,12 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
         .with_span_list(false)
         .with_target(false)
         .with_writer(std::io::stdout);
-    // Spans only: log events stay log lines and are not duplicated as span events.
+    // The app's own spans only: log events stay log lines (not span events), and
+    // the spans of libraries (h2, hyper, tonic) — among them the exporter's own
+    // gRPC connection, which would feed back into the export — are not exported.
     let traces = tracing_opentelemetry::layer()
         .with_tracer(tracer)
-        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span()));
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span() && m.target().starts_with(env!("CARGO_CRATE_NAME"))));
     // RUST_LOG filters log lines only: spans are exported whatever the log level.
     tracing_subscriber::registry().with(logs.with_filter(filter)).with(traces).try_init()?;
     Ok(Telemetry { provider })

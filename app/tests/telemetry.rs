@@ -209,6 +209,35 @@ async fn errors_and_llm_calls_are_traced() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn only_the_apps_own_spans_are_exported() {
+    let (receiver, otlp_port) = start_receiver().await;
+    let endpoint = format!("127.0.0.1:{otlp_port}");
+    let app = RunningApp::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "50")]);
+    let client = reqwest::Client::new();
+    // Three export rounds, each awaited: spans the exporter's own connection
+    // created while exporting round N would travel in round N+1.
+    for round in 0..3u32 {
+        let trace = format!("{:032x}", 0x4444_0000u64 + u64::from(round));
+        for i in 0..10 {
+            client.get(app.url(&format!("/items/{i}"))).send().await.unwrap();
+        }
+        client.get(app.url("/items/99")).header("traceparent", format!("00-{trace}-{PARENT}-01")).send().await.unwrap();
+        wait_for_spans(&receiver, &trace, 1).await;
+    }
+    let names: std::collections::BTreeSet<String> = receiver
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["GET /items/{item_id}".to_string()].into(), "library spans (e.g. the exporter's own gRPC client) leaked into the export");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn spans_are_flushed_on_sigterm() {
     let (receiver, otlp_port) = start_receiver().await;
     let endpoint = format!("127.0.0.1:{otlp_port}");

@@ -74,7 +74,7 @@ async fn a_panicking_test_leaves_nothing_behind() {
 async fn sigint_during_start_up_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("stack.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
+    let child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
         .args(["stack", "keep", "--images", "airgapped", "--state"])
         .arg(&state)
         .env_remove("OBS_STACK_STATE")
