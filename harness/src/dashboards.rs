@@ -51,7 +51,7 @@ use crate::checks::{CheckResult, Verdict};
 use crate::eventually::{Eventually, Poll};
 use crate::lint::compose::ComposeModel;
 use crate::lint::dashboards::{self as lintdash, Lang};
-use crate::lint::model::{DashboardProvidersFile, Datasource, DatasourcesFile};
+use crate::lint::model::Datasource;
 use crate::lint::{Catalogue, LintError, logql, promql};
 
 /// The phase of every check here.
@@ -257,94 +257,11 @@ fn compose_model(stack_dir: &Path) -> Result<ComposeModel, DashboardError> {
     Ok(ComposeModel::load(stack_dir, main)?)
 }
 
-fn files_with(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files_with(&p, exts, out);
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| exts.contains(&e))
-        {
-            out.push(p);
-        }
-    }
-}
 
-/// The provisioned datasources and dashboards of a stack dir.
-pub fn provisioned(
-    stack_dir: &Path,
-) -> Result<(Vec<Datasource>, Vec<DashboardDoc>), DashboardError> {
-    let abs = std::path::absolute(stack_dir).unwrap_or_else(|_| stack_dir.to_owned());
-    let dir = crate::lint::compose::normalise(&abs);
-    let compose = compose_model(&dir).ok();
-    let grafana = compose
-        .as_ref()
-        .and_then(|c| c.by_image("grafana/grafana").cloned());
-    let prov = grafana
-        .as_ref()
-        .and_then(|g| g.host_path("/etc/grafana/provisioning"))
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| dir.join("grafana/provisioning"));
-    let mut datasources = Vec::new();
-    let mut files = Vec::new();
-    files_with(&prov.join("datasources"), &["yml", "yaml"], &mut files);
-    for f in files.drain(..) {
-        let text = read(&f)?;
-        let doc: DatasourcesFile =
-            serde_yaml::from_str(&text).map_err(|e| DashboardError::Parse {
-                path: f.clone(),
-                what: "datasources file",
-                message: e.to_string(),
-            })?;
-        datasources.extend(doc.datasources);
-    }
-    let mut dash_dirs = Vec::new();
-    files_with(&prov.join("dashboards"), &["yml", "yaml"], &mut files);
-    for f in files.drain(..) {
-        let text = read(&f)?;
-        let doc: DashboardProvidersFile =
-            serde_yaml::from_str(&text).map_err(|e| DashboardError::Parse {
-                path: f.clone(),
-                what: "dashboard providers file",
-                message: e.to_string(),
-            })?;
-        for p in doc.providers {
-            if let (Some(path), Some(g)) = (&p.options.path, &grafana)
-                && let Some(h) = g.host_path(path).filter(|h| h.is_dir())
-            {
-                dash_dirs.push(h);
-            }
-        }
-    }
-    if dash_dirs.is_empty() && dir.join("grafana/dashboards").is_dir() {
-        dash_dirs.push(dir.join("grafana/dashboards"));
-    }
-    dash_dirs.sort();
-    dash_dirs.dedup();
-    let mut dashboards = Vec::new();
-    for d in dash_dirs {
-        files_with(&d, &["json"], &mut files);
-        for f in files.drain(..) {
-            let text = read(&f)?;
-            let doc: Value = serde_json::from_str(&text).map_err(|e| DashboardError::Parse {
-                path: f.clone(),
-                what: "dashboard JSON",
-                message: e.to_string(),
-            })?;
-            let rel = f
-                .strip_prefix(&dir)
-                .map(|r| r.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_else(|_| f.display().to_string());
-            dashboards.push(DashboardDoc { file: rel, doc });
-        }
-    }
-    Ok((datasources, dashboards))
+/// The provisioned datasources and dashboards of a stack dir (read by the static gate's loader).
+pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<DashboardDoc>), DashboardError> {
+    let (datasources, dashboards) = crate::lint::provisioned(stack_dir)?;
+    Ok((datasources, dashboards.into_iter().map(|(file, doc)| DashboardDoc { file, doc }).collect()))
 }
 
 /// The inventory of the dashboards `stack_dir` provisions.

@@ -270,6 +270,16 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
     Ok(report)
 }
 
+/// The datasources and dashboards the stack's Grafana provisions, found the
+/// way the gate finds them (providers' paths mapped through the compose
+/// mounts): `(datasources, [(file relative to the stack dir, dashboard JSON)])`.
+pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, serde_json::Value)>), LintError> {
+    let mut scratch = Report::default();
+    let st = load(stack_dir, &[], &mut scratch)?;
+    let datasources = st.datasources.iter().flat_map(|d| d.doc.datasources.iter().cloned()).collect();
+    Ok((datasources, st.dashboards.into_iter().map(|d| (d.rel, d.doc)).collect()))
+}
+
 // ------------------------------------------------------------------ parse phase
 
 fn load(
