@@ -68,6 +68,18 @@ struct StackSelect {
     /// Example: --acceleration 15
     #[arg(long, default_value_t = 1)]
     acceleration: u32,
+    /// Image for one service (repeatable); wins over OBS_IMAGE_<SERVICE> and the compose file.
+    ///
+    /// Example: --image loki=registry.example/loki:3.7.8
+    #[arg(long = "image", value_parser = parse_image)]
+    images_for: Vec<(String, String)>,
+}
+
+fn parse_image(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((svc, img)) if !svc.is_empty() && !img.is_empty() => Ok((svc.to_owned(), img.to_owned())),
+        _ => Err(format!("`{s}` is not SERVICE=IMAGE (e.g. loki=registry.example/loki:3.7.8)")),
+    }
 }
 
 impl StackSelect {
@@ -76,6 +88,9 @@ impl StackSelect {
             .with_images(self.images)
             .with_startup_timeout(Duration::from_secs(self.startup_timeout))
             .with_acceleration(self.acceleration);
+        for (svc, img) in &self.images_for {
+            o = o.with_image(svc.clone(), img.clone());
+        }
         match (&self.services, self.images) {
             (Some(s), _) => o = o.with_services(s.clone()),
             (None, ImageMode::Airgapped) => o = o.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
@@ -99,6 +114,10 @@ impl StackSelect {
         a.push(self.startup_timeout.to_string());
         a.push("--acceleration".into());
         a.push(self.acceleration.to_string());
+        for (svc, img) in &self.images_for {
+            a.push("--image".into());
+            a.push(format!("{svc}={img}"));
+        }
         a
     }
 }
@@ -146,6 +165,11 @@ struct CheckArgs {
     /// Seconds each service may take to become ready.
     #[arg(long, default_value_t = 180)]
     startup_timeout: u64,
+    /// Image for one service (repeatable); wins over OBS_IMAGE_<SERVICE> and the compose file.
+    ///
+    /// Example: --image grafana=registry.example/grafana:13.2.0
+    #[arg(long = "image", value_parser = parse_image)]
+    images_for: Vec<(String, String)>,
 }
 
 #[derive(Subcommand)]
@@ -229,6 +253,7 @@ fn main() -> ExitCode {
             skip_lint: a.skip_lint,
             skip_alerts: a.skip_alerts,
             startup_timeout: Duration::from_secs(a.startup_timeout),
+            image_overrides: a.images_for.into_iter().collect(),
         })),
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),

@@ -39,6 +39,8 @@ pub struct CheckOptions {
     pub skip_lint: bool,
     pub skip_alerts: bool,
     pub startup_timeout: Duration,
+    /// Image per service (`--image SERVICE=IMAGE`).
+    pub image_overrides: std::collections::BTreeMap<String, String>,
 }
 
 /// The Loki ruler's log-based alert of the bundled stack.
@@ -121,6 +123,9 @@ pub async fn check(opts: CheckOptions) -> i32 {
                 .with_images(opts.images)
                 .with_acceleration(opts.acceleration)
                 .with_startup_timeout(opts.startup_timeout);
+            for (svc, img) in &opts.image_overrides {
+                so = so.with_image(svc.clone(), img.clone());
+            }
             match (&opts.services, opts.images) {
                 (Some(s), _) => so = so.with_services(s.clone()),
                 (None, ImageMode::Airgapped) => so = so.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),

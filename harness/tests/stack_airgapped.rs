@@ -125,3 +125,17 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_override_is_used_and_an_unavailable_image_is_named() {
+    let opts = StackOptions::airgapped()
+        .with_services(["alertmanager".to_string()])
+        .with_image("alertmanager", "obs-harness/no-such-image:1");
+    let err = match Stack::start(opts).await {
+        Ok(_) => panic!("an image that does not exist cannot start"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(matches!(err, StackError::Start { ref service, ref image, .. } if service == "alertmanager" && image == "obs-harness/no-such-image:1"), "{text}");
+    assert!(text.contains("hint:"), "{text}");
+}

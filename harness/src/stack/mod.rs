@@ -82,6 +82,8 @@ pub struct StackOptions {
     pub acceleration: u32,
     /// Host the Alertmanager webhook receiver ([`crate::webhook`]) when Alertmanager runs.
     pub webhook: bool,
+    /// Image per service, winning over `OBS_IMAGE_<SERVICE>`, the air-gapped set and the compose file.
+    pub image_overrides: BTreeMap<String, String>,
 }
 
 impl StackOptions {
@@ -93,7 +95,14 @@ impl StackOptions {
             startup_timeout: Duration::from_secs(120),
             acceleration: 1,
             webhook: true,
+            image_overrides: BTreeMap::new(),
         }
+    }
+
+    /// Runs `service` from `image` (e.g. a mirror or your own build).
+    pub fn with_image(mut self, service: impl Into<String>, image: impl Into<String>) -> Self {
+        self.image_overrides.insert(service.into(), image.into());
+        self
     }
 
     /// Divides scrape/evaluation/`for`/group timings by `factor` (1 = faithful).
@@ -332,7 +341,11 @@ impl Stack {
         let mut images = HashMap::new();
         for level in levels {
             for s in level {
-                images.insert(s.clone(), resolve_image(&project.services[s], options.images).await?);
+                let image = match options.image_overrides.get(s) {
+                    Some(i) => i.clone(),
+                    None => resolve_image(&project.services[s], options.images).await?,
+                };
+                images.insert(s.clone(), image);
             }
         }
         let started_at = Instant::now();
