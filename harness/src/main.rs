@@ -198,7 +198,7 @@ enum StackCmd {
         #[arg(long)]
         airgapped_profile: Option<String>,
     },
-    /// Stop a stack started with `stack up` (by its state file), or `--all` harness resources.
+    /// Stop a stack started with `stack up --detach` (or the one of `--state FILE`), or `--all` harness resources.
     ///
     /// Example: obs-harness stack down --all
     Down {
@@ -279,7 +279,11 @@ async fn stack(cmd: StackCmd) -> i32 {
                 select.images = ImageMode::Airgapped;
             }
             let owner = if detach { None } else { Some(owner_pid.unwrap_or_else(keeper::default_owner)) };
-            let files = KeeperFiles::new(state.unwrap_or_else(|| KeeperFiles::for_owner(owner.unwrap_or(std::process::id())).state));
+            // A detached stack has one well-known state file, so `stack down` finds it.
+            let files = KeeperFiles::new(state.unwrap_or_else(|| match owner {
+                Some(o) => KeeperFiles::for_owner(o).state,
+                None => KeeperFiles::detached().state,
+            }));
             let mut args = select.to_args();
             if let Some(o) = owner {
                 args.extend(["--owner-pid".into(), o.to_string()]);
@@ -325,7 +329,7 @@ async fn stack(cmd: StackCmd) -> i32 {
             }
             let files = match state {
                 Some(s) => KeeperFiles::new(s),
-                None => KeeperFiles::for_owner(keeper::default_owner()),
+                None => KeeperFiles::detached(),
             };
             match keeper::down(&files).await {
                 Ok(msg) => {

@@ -33,6 +33,11 @@ impl KeeperFiles {
         Self { state: state.into() }
     }
 
+    /// `<tmp>/obs-harness/stack.json`: the stack of `stack up --detach`.
+    pub fn detached() -> Self {
+        Self::new(std::env::temp_dir().join("obs-harness").join("stack.json"))
+    }
+
     /// `<tmp>/obs-harness/stack-<owner pid>.json`.
     pub fn for_owner(owner: u32) -> Self {
         Self::new(std::env::temp_dir().join("obs-harness").join(format!("stack-{owner}.json")))
