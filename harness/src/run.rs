@@ -46,8 +46,33 @@ pub struct CheckOptions {
 /// The Loki ruler's log-based alert of the bundled stack.
 pub const LOKI_ALERT: &str = "AppErrorLogsHigh";
 
-fn progress(line: &str) {
-    eprintln!("==> {line}");
+/// A phase's live progress: a spinner with the elapsed time on a terminal,
+/// a plain line otherwise (CI logs).
+struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    fn start(line: &str) -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if bar.is_hidden() {
+            eprintln!("==> {line}");
+        }
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+        bar.set_message(line.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(bar)
+    }
+
+    fn done(self) {
+        let msg = self.0.message();
+        self.0.finish_and_clear();
+        if !self.0.is_hidden() {
+            eprintln!("==> {msg} ({:.1}s)", self.0.elapsed().as_secs_f64());
+        }
+    }
+}
+
+fn progress(line: &str) -> Progress {
+    Progress::start(line)
 }
 
 fn print_results(results: &[CheckResult]) {
@@ -85,11 +110,13 @@ pub async fn check(opts: CheckOptions) -> i32 {
 
     // Lint.
     if !opts.skip_lint {
-        progress("lint: static gate");
+        let p = progress("lint: static gate");
         let t = Instant::now();
         let catalogue = bundled_catalogue().filter(|_| opts.stack_dir.canonicalize().ok() == bundled_stack_dir().canonicalize().ok());
         let lopts = lint::LintOptions { catalogue, external: true, compose_files: opts.compose.iter().cloned().collect(), ..Default::default() };
-        match lint::lint(&opts.stack_dir, &lopts) {
+        let linted = lint::lint(&opts.stack_dir, &lopts);
+        p.done();
+        match linted {
             Ok(l) => {
                 let checks = report::lint_checks(&l, t.elapsed());
                 print_results(&checks);
@@ -118,7 +145,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
             Err(e) => return fail_input(&mut report, "targets", format!("--target: {e}")),
         },
         None => {
-            progress("start: bringing the stack up");
+            let p = progress("start: bringing the stack up");
             let mut so = StackOptions::new(&compose)
                 .with_images(opts.images)
                 .with_acceleration(opts.acceleration)
@@ -131,7 +158,9 @@ pub async fn check(opts: CheckOptions) -> i32 {
                 (None, ImageMode::Airgapped) => so = so.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
                 _ => {}
             }
-            match Stack::start(so).await {
+            let started = Stack::start(so).await;
+            p.done();
+            match started {
                 Ok(s) => {
                     eprint!("{}", s.state.timing_report());
                     let targets = Targets::from_state(&s.state);
@@ -154,17 +183,18 @@ pub async fn check(opts: CheckOptions) -> i32 {
     write(&report);
 
     // Signals.
-    progress("signals: traffic, then traces, series, logs, Grafana, correlation");
+    let p = progress("signals: traffic, then traces, series, logs, Grafana, correlation");
     let t = Instant::now();
     let timeout = if opts.acceleration > 1 { Duration::from_secs(60) } else { Duration::from_secs(120) };
     let (record, results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
+    p.done();
     print_results(&results);
     report.add_phase("signals", t.elapsed(), results);
     write(&report);
     let _ = record;
 
     // Dashboards.
-    progress("dashboards: every panel query returns data");
+    let p = progress("dashboards: every panel query returns data");
     let t = Instant::now();
     let window = Duration::from_secs(300);
     let results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
@@ -176,31 +206,35 @@ pub async fn check(opts: CheckOptions) -> i32 {
         }
         Err(e) => vec![CheckResult::new("dashboards", "dashboards.inventory", Verdict::Failed { message: e.to_string() }, t.elapsed())],
     };
+    p.done();
     print_results(&results);
     report.add_phase("dashboards", t.elapsed(), results);
     write(&report);
 
     // Alerts.
     if !opts.skip_alerts {
-        progress("alerts: each alert rule from cause to webhook and back");
+        let p = progress("alerts: each alert rule from cause to webhook and back");
         let t = Instant::now();
         let results = alert_phase(&targets, stack.as_mut(), opts.acceleration).await;
+        p.done();
         print_results(&results);
         report.add_phase("alerts", t.elapsed(), results);
         write(&report);
     }
 
     // Loki ruler.
-    progress("ruler: Loki ruler rules load, evaluate and fire");
+    let p = progress("ruler: Loki ruler rules load, evaluate and fire");
     let t = Instant::now();
     let ruler_timeout = if opts.acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
     let results = ruler_phase(&targets, &RulerExpectation::bundled(), ruler_timeout).await;
+    p.done();
     print_results(&results);
     report.add_phase("ruler", t.elapsed(), results);
 
     if let Some(mut s) = stack {
-        progress("teardown");
+        let p = progress("teardown");
         s.teardown().await;
+        p.done();
     }
     report.complete = true;
     write(&report);
