@@ -100,3 +100,27 @@ async fn sigint_during_start_up_leaves_nothing_behind() {
     assert!(stderr.contains("removing 1 run(s) before exit"), "{stderr}");
     assert_eq!(owned_by(pid).await, Vec::<String>::new(), "leftovers after SIGINT:\n{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftovers_of_a_killed_run_are_reaped_by_the_next_run() {
+    use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+    let docker = obs_harness::stack::docker().await.unwrap();
+    // What a run killed with SIGKILL leaves: labelled resources whose owner process is gone.
+    let dead_owner = "999999999:1".to_string();
+    let labels = HashMap::from([
+        (cleanup::LABEL.to_string(), "1".to_string()),
+        (cleanup::LABEL_RUN.to_string(), "killedrun".to_string()),
+        (cleanup::LABEL_OWNER.to_string(), dead_owner.clone()),
+    ]);
+    let net = format!("obs-harness-killedrun-{}", std::process::id());
+    docker
+        .create_network(NetworkCreateRequest { name: net.clone(), labels: Some(labels.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    let vol = format!("obs-harness-killedrun-{}-data", std::process::id());
+    docker.create_volume(VolumeCreateRequest { name: Some(vol.clone()), labels: Some(labels), ..Default::default() }).await.unwrap();
+    let removed = cleanup::reap_orphans(&docker).await.unwrap();
+    assert!(removed.networks.contains(&net), "{removed:?}");
+    assert!(removed.volumes.contains(&vol), "{removed:?}");
+    assert_eq!(owned_by(999_999_999).await, Vec::<String>::new());
+}
