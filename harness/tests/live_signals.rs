@@ -73,3 +73,16 @@ async fn upstream_every_signal_arrives_and_one_trace_id_crosses_all_three() {
     let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
     assert_passed(&results, &names);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_loki_ruler_rules_load_evaluate_and_fire() {
+    let results = with_stack(accelerated(StackOptions::bundled()), |state| async move {
+        let targets = Targets::from_state(&state);
+        obs_harness::run::ruler_phase(&targets, &obs_harness::run::RulerExpectation::bundled(), std::time::Duration::from_secs(120)).await
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["ruler.rules_loaded", "ruler.rules_healthy", "ruler.AppErrorLogsHigh"]);
+    assert_passed(&results, &names);
+}
