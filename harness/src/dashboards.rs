@@ -243,17 +243,7 @@ fn read(path: &Path) -> Result<String, DashboardError> {
 }
 
 fn compose_model(stack_dir: &Path) -> Result<ComposeModel, DashboardError> {
-    let main = [
-        "docker-compose.yml",
-        "docker-compose.yaml",
-        "compose.yml",
-        "compose.yaml",
-    ]
-    .into_iter()
-    .find(|f| stack_dir.join(f).is_file())
-    .ok_or_else(|| DashboardError::NoCompose {
-        dir: stack_dir.to_owned(),
-    })?;
+    let main = crate::lint::main_compose_file(stack_dir).ok_or_else(|| DashboardError::NoCompose { dir: stack_dir.to_owned() })?;
     Ok(ComposeModel::load(stack_dir, main)?)
 }
 

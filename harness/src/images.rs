@@ -100,6 +100,13 @@ impl BinaryImage {
     pub async fn build(&self) -> Result<String, ImageError> {
         let reference = self.reference()?;
         let (name, tag) = reference.split_once(':').ok_or_else(|| ImageError::BadReference(reference.clone()))?;
+        // Already built from the same inputs: skip even assembling the build context
+        // (it holds the binaries in memory).
+        if let Ok(docker) = bollard::Docker::connect_with_local_defaults() {
+            if docker.inspect_image(&reference).await.is_ok() {
+                return Ok(reference);
+            }
+        }
         let tmp = tempfile::tempdir().map_err(|source| ImageError::Io { path: std::env::temp_dir(), source })?;
         let sticky = tmp.path().join("tmp");
         std::fs::create_dir(&sticky).map_err(|source| ImageError::Io { path: sticky.clone(), source })?;

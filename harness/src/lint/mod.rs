@@ -280,6 +280,11 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, se
     Ok((datasources, st.dashboards.into_iter().map(|d| (d.rel, d.doc)).collect()))
 }
 
+/// The compose file a stack directory holds, by Compose's own file names.
+pub fn main_compose_file(dir: &Path) -> Option<&'static str> {
+    ["docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"].into_iter().find(|f| dir.join(f).is_file())
+}
+
 // ------------------------------------------------------------------ parse phase
 
 fn load(
@@ -290,18 +295,7 @@ fn load(
     let abs = |p: &Path| normalise(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
     let dir = abs(stack_dir);
     let files: Vec<PathBuf> = if compose_files.is_empty() {
-        let main = [
-            "docker-compose.yml",
-            "docker-compose.yaml",
-            "compose.yml",
-            "compose.yaml",
-        ]
-        .into_iter()
-        .find(|f| dir.join(f).is_file())
-        .ok_or_else(|| LintError::NoCompose {
-            dir: stack_dir.to_owned(),
-        })?;
-        vec![dir.join(main)]
+        vec![dir.join(main_compose_file(&dir).ok_or_else(|| LintError::NoCompose { dir: stack_dir.to_owned() })?)]
     } else {
         compose_files
             .iter()
