@@ -3,7 +3,8 @@
 //!
 //! Applied to the YAML files copied into containers (the stack on disk is not
 //! touched). Rewritten: `scrape_interval`, `evaluation_interval`, `for`,
-//! `group_wait`, `group_interval`, `repeat_interval`, `resolve_timeout`, and
+//! `group_wait`, `group_interval`, `repeat_interval`, `resolve_timeout`,
+//! Grafana's datasource `timeInterval` (so `$__rate_interval` follows), and
 //! range selectors (`[5m]`) inside `expr:` values. Every duration stays at
 //! least 1 s. The default factor 15 turns the seed's 15 s scrape into 1 s,
 //! `for: 2m` into 8 s and `[5m]` windows into 20 s. Every report states the
@@ -16,7 +17,7 @@ use regex::Regex;
 /// Default factor: 15 s scrape -> 1 s.
 pub const DEFAULT_FACTOR: u32 = 15;
 
-const KEYS: &str = "scrape_interval|evaluation_interval|for|group_wait|group_interval|repeat_interval|resolve_timeout";
+const KEYS: &str = "scrape_interval|evaluation_interval|for|group_wait|group_interval|repeat_interval|resolve_timeout|timeInterval";
 
 fn scale(d: Duration, factor: u32) -> Duration {
     (d / factor.max(1)).max(Duration::from_secs(1))
@@ -121,6 +122,8 @@ mod tests {
         assert!(rules.contains("annotations:"), "the rest is untouched");
         let am = accelerate_yaml(&std::fs::read_to_string(root.join("alertmanager/alertmanager.yml")).unwrap(), 15);
         assert!(am.contains("group_wait: 1s") && am.contains("group_interval: 4s") && am.contains("repeat_interval: 4m"), "{am}");
+        let ds = accelerate_yaml(&std::fs::read_to_string(root.join("grafana/provisioning/datasources/datasources.yml")).unwrap(), 15);
+        assert!(ds.contains("timeInterval: 1s"), "Grafana's rate interval follows the scrape interval:\n{ds}");
     }
 
     #[test]
