@@ -83,9 +83,11 @@ async fn sigint_during_start_up_leaves_nothing_behind() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Interrupt as soon as the first container exists: start-up is under way.
+    // Interrupt as soon as the first container exists: start-up is under way
+    // (the app's healthcheck alone takes a second more). Poll fast to see it early.
     Eventually::new(format!("a container owned by the keeper (pid {pid})"))
         .with_timeout(Duration::from_secs(60))
+        .with_max_interval(Duration::from_millis(50))
         .until(|| async {
             let owned = owned_by(pid).await;
             if owned.iter().any(|o| o.starts_with("container")) { Poll::Ready(()) } else { Poll::Pending(format!("{owned:?}")) }
