@@ -139,3 +139,16 @@ async fn image_override_is_used_and_an_unavailable_image_is_named() {
     assert!(matches!(err, StackError::Start { ref service, ref image, .. } if service == "alertmanager" && image == "obs-harness/no-such-image:1"), "{text}");
     assert!(text.contains("hint:"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_compose_would_build_runs_the_workspace_binary_without_a_registry() {
+    // Image mode `upstream`, but `app` has a `build:` section: no pull is attempted.
+    let mut stack = Stack::start(StackOptions::bundled().with_services(["app".to_string()]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let image = stack.state.services["app"].image.clone();
+    let health = reqwest::get(format!("{}/healthz", stack.state.url("app", 8000).unwrap())).await;
+    stack.teardown().await;
+    assert!(image.starts_with("obs-harness/reference-app:"), "{image}");
+    assert_eq!(health.unwrap().status(), 200);
+}

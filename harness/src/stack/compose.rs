@@ -7,7 +7,9 @@
 //! random), `volumes` (relative bind mounts are copied in, absolute bind mounts
 //! such as the Docker socket are mounted, named volumes become per-run volumes),
 //! `depends_on`, `healthcheck`, `labels`, `container_name` (used as a network
-//! alias and a name prefix, never as a fixed name).
+//! alias and a name prefix, never as a fixed name). `build:` is not run: the
+//! reference app's image is built from the workspace binary instead (see
+//! [`crate::images`]), any other built service needs its image tagged first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -64,6 +66,8 @@ pub struct ServicePlan {
     pub mounts: Vec<MountPlan>,
     pub depends_on: Vec<String>,
     pub healthcheck: Option<HealthcheckPlan>,
+    /// The service has a `build:` section (its image is built, not pulled).
+    pub has_build: bool,
 }
 
 /// A parsed compose project.
@@ -262,6 +266,7 @@ fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result
         mounts,
         depends_on,
         healthcheck: healthcheck.filter(|h| h.test.first().map(String::as_str) != Some("NONE")),
+        has_build: s.build_.is_some(),
     })
 }
 
@@ -351,6 +356,7 @@ mod tests {
         assert_eq!(app.env["OTEL_SERVICE_NAME"], "fastapi-backend");
         assert_eq!(app.labels["logging"], "promtail");
         assert!(app.healthcheck.is_some());
+        assert!(app.has_build && !p.services["prometheus"].has_build);
         let prom = &p.services["prometheus"];
         assert!(prom.mounts.iter().any(|m| matches!(m, MountPlan::Copy { target, .. } if target == "/etc/prometheus/prometheus.yml")));
         assert!(p.services["loki"].mounts.iter().any(|m| matches!(m, MountPlan::Volume { name, .. } if name == "loki-data")));

@@ -596,6 +596,7 @@ fn webhook_plan() -> ServicePlan {
         mounts: Vec::new(),
         depends_on: Vec::new(),
         healthcheck: None,
+        has_build: false,
     }
 }
 
@@ -626,7 +627,9 @@ async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, St
     if plan.name == crate::webhook::SERVICE {
         return Ok(images::harness_image()?.build().await?);
     }
-    if mode == ImageMode::Airgapped {
+    // A service compose would build (the reference app) runs from the same
+    // binary built by the workspace, in either image mode.
+    if mode == ImageMode::Airgapped || plan.has_build {
         if let Some(image) = images::airgapped_image(&plan.name)? {
             return Ok(image.build().await?);
         }
