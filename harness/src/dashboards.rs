@@ -379,6 +379,13 @@ struct VarValue {
     raw: Option<String>,
 }
 
+impl VarValue {
+    /// One selected value, shown as itself.
+    fn single(val: String) -> Self {
+        Self { values: vec![val.clone()], texts: vec![val], multi: false, raw: None }
+    }
+}
+
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
@@ -467,20 +474,10 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
         raw: None,
     };
     match kind {
-        "constant" => Some(VarValue {
-            values: vec![query.clone()],
-            texts: vec![query],
-            multi: false,
-            raw: None,
-        }),
+        "constant" => Some(VarValue::single(query)),
         "textbox" => {
             let val = current_vals.into_iter().next().unwrap_or(query);
-            Some(VarValue {
-                values: vec![val.clone()],
-                texts: vec![val],
-                multi: false,
-                raw: None,
-            })
+            Some(VarValue::single(val))
         }
         "interval" => {
             let mut val = current_vals
@@ -490,12 +487,7 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
             if val == "auto" || val.starts_with("$__auto") {
                 val = fmt_duration(options.interval());
             }
-            Some(VarValue {
-                values: vec![val.clone()],
-                texts: vec![val],
-                multi: false,
-                raw: None,
-            })
+            Some(VarValue::single(val))
         }
         "custom" | "query" => {
             let all_selected =
@@ -545,12 +537,7 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
         }
         "datasource" => {
             let val = current_vals.into_iter().next().unwrap_or(query);
-            Some(VarValue {
-                values: vec![val.clone()],
-                texts: vec![val],
-                multi: false,
-                raw: None,
-            })
+            Some(VarValue::single(val))
         }
         _ => None,
     }
