@@ -543,6 +543,14 @@ fn variable_value(v: &Value, options: &ExpandOptions) -> Option<VarValue> {
     }
 }
 
+/// Values as Grafana's regex format renders them: one escaped value, or `(a|b|c)`.
+fn regex_alternation(vals: &[String]) -> String {
+    match vals {
+        [one] => regex_escape(one),
+        _ => format!("({})", vals.iter().map(|s| regex_escape(s)).collect::<Vec<_>>().join("|")),
+    }
+}
+
 /// Regex-escapes a value for a PromQL/LogQL double-quoted string (`\\.`), as
 /// Grafana's Prometheus datasource does.
 fn regex_escape(s: &str) -> String {
@@ -582,31 +590,15 @@ fn format_value(name: &str, v: &VarValue, format: Option<&str>) -> String {
                 r.clone()
             } else if !v.multi {
                 vals.first().cloned().unwrap_or_default()
-            } else if vals.len() == 1 {
-                regex_escape(&vals[0])
             } else {
-                format!(
-                    "({})",
-                    vals.iter()
-                        .map(|s| regex_escape(s))
-                        .collect::<Vec<_>>()
-                        .join("|")
-                )
+                regex_alternation(vals)
             }
         }
         Some("regex") => {
             if let Some(r) = &v.raw {
                 r.clone()
-            } else if vals.len() == 1 {
-                regex_escape(&vals[0])
             } else {
-                format!(
-                    "({})",
-                    vals.iter()
-                        .map(|s| regex_escape(s))
-                        .collect::<Vec<_>>()
-                        .join("|")
-                )
+                regex_alternation(vals)
             }
         }
         Some("pipe") => joined("|"),

@@ -91,12 +91,7 @@ impl StackSelect {
         for (svc, img) in &self.images_for {
             o = o.with_image(svc.clone(), img.clone());
         }
-        match (&self.services, self.images) {
-            (Some(s), _) => o = o.with_services(s.clone()),
-            (None, ImageMode::Airgapped) => o = o.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
-            _ => {}
-        }
-        o
+        o.with_selection(self.services.clone())
     }
 
     fn to_args(&self) -> Vec<String> {
@@ -234,10 +229,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Lint(mut args) => {
-            // The bundled stack's catalogue is the reference app's exposition (checked in).
-            let bundled = obs_harness::stack::bundled_compose_file().parent().and_then(|p| p.canonicalize().ok());
-            if args.catalogue.is_none() && args.stack_dir.canonicalize().ok() == bundled {
-                args.catalogue = obs_harness::run::bundled_catalogue();
+            if args.catalogue.is_none() {
+                args.catalogue = obs_harness::run::catalogue_for(&args.stack_dir);
             }
             obs_harness::lint::lint_main(args)
         }

@@ -16,7 +16,7 @@ use crate::checks::alerts::{self, AlertEndpoints, Cause, CauseTraffic};
 use crate::checks::{self, CheckResult, Verdict};
 use crate::conformance::{self, SignalOptions, Targets};
 use crate::eventually::{Eventually, Poll};
-use crate::images::{self, ImageMode};
+use crate::images::ImageMode;
 use crate::report::{self, RunReport};
 use crate::stack::{Stack, StackOptions};
 use crate::traffic::Scenario;
@@ -112,7 +112,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     if !opts.skip_lint {
         let p = progress("lint: static gate");
         let t = Instant::now();
-        let catalogue = bundled_catalogue().filter(|_| opts.stack_dir.canonicalize().ok() == bundled_stack_dir().canonicalize().ok());
+        let catalogue = catalogue_for(&opts.stack_dir);
         let lopts = lint::LintOptions { catalogue, external: true, compose_files: opts.compose.iter().cloned().collect(), ..Default::default() };
         let linted = lint::lint(&opts.stack_dir, &lopts);
         p.done();
@@ -153,11 +153,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
             for (svc, img) in &opts.image_overrides {
                 so = so.with_image(svc.clone(), img.clone());
             }
-            match (&opts.services, opts.images) {
-                (Some(s), _) => so = so.with_services(s.clone()),
-                (None, ImageMode::Airgapped) => so = so.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
-                _ => {}
-            }
+            so = so.with_selection(opts.services.clone());
             let started = Stack::start(so).await;
             p.done();
             match started {
@@ -247,12 +243,13 @@ pub async fn check(opts: CheckOptions) -> i32 {
     report.exit_code()
 }
 
-fn bundled_stack_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack")
-}
-
-/// The reference app's metric catalogue (checked in, kept honest by a test).
-pub fn bundled_catalogue() -> Option<PathBuf> {
+/// The metric catalogue for `stack_dir`: the reference app's exposition
+/// (checked in, kept honest by a test) when it is the bundled stack, else none.
+pub fn catalogue_for(stack_dir: &std::path::Path) -> Option<PathBuf> {
+    let bundled = crate::stack::bundled_compose_file().parent()?.canonicalize().ok()?;
+    if stack_dir.canonicalize().ok()? != bundled {
+        return None;
+    }
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalogue/reference-app.prom");
     p.is_file().then_some(p)
 }

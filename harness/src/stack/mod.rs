@@ -123,7 +123,18 @@ impl StackOptions {
 
     /// The air-gapped set of the bundled stack: app, prometheus, alertmanager.
     pub fn airgapped() -> Self {
-        Self::bundled().with_images(ImageMode::Airgapped).with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string()))
+        Self::bundled().with_images(ImageMode::Airgapped).with_selection(None)
+    }
+
+    /// The services a run starts: those given, else the air-gapped set under
+    /// `ImageMode::Airgapped`, else every service of the compose file.
+    /// Call after [`StackOptions::with_images`].
+    pub fn with_selection(self, services: Option<Vec<String>>) -> Self {
+        match (services, self.images) {
+            (Some(s), _) => self.with_services(s),
+            (None, ImageMode::Airgapped) => self.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
+            (None, ImageMode::Upstream) => self,
+        }
     }
 
     pub fn with_services(mut self, services: impl IntoIterator<Item = String>) -> Self {
