@@ -122,7 +122,22 @@ impl BinaryImage {
             .build_image_with(BuildImageOptions::new().with_skip_if_exists(true))
             .await
             .map_err(|source| ImageError::Build { image: reference.clone(), source })?;
+        remove_superseded(name, tag).await;
         Ok(format!("{}:{}", built.name(), built.tag()))
+    }
+}
+
+/// Removes the older tags of `name` (built from inputs that have since
+/// changed), so rebuilds do not pile up images and their layers. An image a
+/// container still uses is refused by Docker and kept.
+async fn remove_superseded(name: &str, current_tag: &str) {
+    use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions};
+    let Ok(docker) = bollard::Docker::connect_with_local_defaults() else { return };
+    let filters = std::collections::HashMap::from([("reference".to_owned(), vec![name.to_owned()])]);
+    let Ok(images) = docker.list_images(Some(ListImagesOptions { filters: Some(filters), ..Default::default() })).await else { return };
+    let current = format!("{name}:{current_tag}");
+    for tag in images.into_iter().flat_map(|i| i.repo_tags).filter(|t| t.starts_with(&format!("{name}:")) && *t != current) {
+        let _ = docker.remove_image(&tag, None::<RemoveImageOptions>, None).await;
     }
 }
 

@@ -152,3 +152,22 @@ async fn a_service_compose_would_build_runs_the_workspace_binary_without_a_regis
     assert!(image.starts_with("obs-harness/reference-app:"), "{image}");
     assert_eq!(health.unwrap().status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuilding_an_image_removes_its_superseded_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    let name = format!("obs-harness/test-supersede-{}", std::process::id());
+    std::fs::write(&input, "one").unwrap();
+    let first = obs_harness::images::BinaryImage::from_binary(&name, "/bin/true", "/bin/true").unwrap().with_path(&input, "/input.txt");
+    let old = first.build().await.unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&input, "two, a changed input").unwrap();
+    let new = first.clone().build().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(old, new);
+    let docker = obs_harness::stack::docker().await.unwrap();
+    let old_gone = docker.inspect_image(&old).await.is_err();
+    let new_there = docker.inspect_image(&new).await.is_ok();
+    let _ = docker.remove_image(&new, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+    assert!(old_gone, "superseded {old} still present");
+    assert!(new_there, "{new} missing");
+}
