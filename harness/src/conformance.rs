@@ -225,6 +225,12 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         })
         .await,
     );
+    results.push(
+        run_check(PHASE, "jaeger.search", targets, &["jaeger"], async {
+            checks::jaeger::traces_searchable(j.expect("needed"), r, &checks::jaeger::TraceExpectations::default(), timeout).await
+        })
+        .await,
+    );
 
     let l = loki.as_ref();
     let container = targets.app_container.clone();

@@ -1,13 +1,14 @@
-//! Jaeger checks: the app's service is known, a sample of the driver's trace
-//! ids are stored with the server span `<METHOD> <route>` and its HTTP tags,
-//! errors marked on 5xx, the LLM child span `chat <model>` under `/llm/chat`,
-//! and the collector's resource attributes on the process. Also the
+//! Jaeger checks (on the api_v3 gateway): the app's service is known, a
+//! sample of the driver's trace ids are stored (found by id and by search)
+//! with the server span `<METHOD> <route>` and its HTTP attributes, error
+//! status on 5xx, the LLM child span `chat <model>` under `/llm/chat`, and
+//! the collector's resource attributes on the span's resource. Also the
 //! cross-signal [`correlate`]: one trace id in Jaeger, a Loki line and a
 //! Prometheus exemplar.
 
 use std::time::{Duration, SystemTime};
 
-use crate::backends::jaeger::{JaegerClient, Tags, Trace};
+use crate::backends::jaeger::{Attributes, JaegerClient, SpanKind, Trace, normalise_id};
 use crate::backends::loki::LokiClient;
 use crate::backends::prometheus::PrometheusClient;
 use crate::eventually::{Eventually, Poll};
@@ -16,9 +17,9 @@ use crate::traffic::{Sent, TrafficRecord};
 use super::Verdict;
 use super::prometheus::{list, poll_error};
 
-/// `service` is listed by `/api/services`.
+/// `service` is listed by `/api/v3/services`.
 pub async fn service_present(client: &JaegerClient, service: &str, timeout: Duration) -> Verdict {
-    let url = client.url("/api/services", &[]);
+    let url = client.url("/api/v3/services", &[]);
     let wait = Eventually::new(format!("service `{service}` in Jaeger"))
         .with_timeout(timeout)
         .until(|| async {
@@ -40,7 +41,7 @@ pub async fn service_present(client: &JaegerClient, service: &str, timeout: Dura
 pub struct TraceExpectations {
     /// `service.name` of the app's process (`fastapi-backend`).
     pub service: String,
-    /// Process tags that must be present with these values, e.g.
+    /// Resource attributes that must be present with these values, e.g.
     /// `service.version=0.1.0`, `deployment.environment=dev`.
     pub process_tags: Vec<(String, String)>,
     /// Trace ids checked per handler.
@@ -67,49 +68,53 @@ pub fn trace_problems(trace: &Trace, sent: &Sent, exp: &TraceExpectations) -> Ve
     let mut bad = Vec::new();
     let name = server_span_name(sent);
     let Some(server) = trace.span_named(&name) else {
-        let names: Vec<&str> = trace.spans.iter().map(|s| s.operation_name.as_str()).collect();
+        let names: Vec<&str> = trace.spans.iter().map(|s| s.name.as_str()).collect();
         return vec![format!("no span named {name:?} (spans: {})", list(&names, 6))];
     };
-    let want_tags = [
+    if server.kind != SpanKind::Server {
+        bad.push(format!("span {name:?} has kind {:?} (want Server)", server.kind));
+    }
+    let want_attrs = [
         ("http.request.method", Some(sent.method.clone())),
         ("http.route", (sent.handler != "none").then(|| sent.handler.clone())),
         ("http.response.status_code", Some(sent.status.to_string())),
     ];
-    for (key, want) in want_tags {
+    for (key, want) in want_attrs {
         if let Some(want) = want {
-            match server.tag_str(key) {
+            match server.attr(key) {
                 Some(v) if v == want => {}
-                Some(v) => bad.push(format!("span {name:?} tag {key}={v:?} (want {want:?})")),
-                None => bad.push(format!("span {name:?} lacks tag {key} (want {want:?})")),
+                Some(v) => bad.push(format!("span {name:?} attribute {key}={v:?} (want {want:?})")),
+                None => bad.push(format!("span {name:?} lacks attribute {key} (want {want:?})")),
             }
         }
     }
     if sent.status >= 500 && !server.is_error() {
-        bad.push(format!("span {name:?} of a {} response is not marked error=true / otel.status_code=ERROR", sent.status));
+        bad.push(format!("span {name:?} of a {} response does not have error status (status.code 2)", sent.status));
     }
     if let Some(llm) = &sent.llm {
         let child = format!("chat {}", llm.model);
-        match trace.children_of(server).find(|s| s.operation_name == child) {
+        match trace.children_of(server).find(|s| s.name == child) {
             None => bad.push(format!("no child span {child:?} under {name:?}")),
-            Some(s) if s.tag_str("gen_ai.request.model").as_deref() != Some(llm.model.as_str()) => bad.push(format!(
-                "span {child:?} tag gen_ai.request.model={:?} (want {:?})",
-                s.tag_str("gen_ai.request.model").unwrap_or_default(),
+            Some(s) if s.attr("gen_ai.request.model").as_deref() != Some(llm.model.as_str()) => bad.push(format!(
+                "span {child:?} attribute gen_ai.request.model={:?} (want {:?})",
+                s.attr("gen_ai.request.model").unwrap_or_default(),
                 llm.model
             )),
             Some(_) => {}
         }
     }
-    match trace.process_of(server) {
-        None => bad.push(format!("span {name:?} has no process {:?}", server.process_id)),
-        Some(p) => {
-            if p.service_name != exp.service {
-                bad.push(format!("process serviceName={:?} (want {:?})", p.service_name, exp.service));
+    match trace.resource_of(server) {
+        None => bad.push(format!("span {name:?} has no resource")),
+        Some(r) => {
+            let service = r.service_name().unwrap_or_default();
+            if service != exp.service {
+                bad.push(format!("resource service.name={service:?} (want {:?})", exp.service));
             }
             for (k, v) in &exp.process_tags {
-                match p.tag_str(k) {
+                match r.attr(k) {
                     Some(x) if &x == v => {}
-                    Some(x) => bad.push(format!("process tag {k}={x:?} (want {v:?})")),
-                    None => bad.push(format!("process lacks tag {k} (want {v:?})")),
+                    Some(x) => bad.push(format!("resource attribute {k}={x:?} (want {v:?})")),
+                    None => bad.push(format!("resource lacks attribute {k} (want {v:?})")),
                 }
             }
         }
@@ -161,14 +166,49 @@ pub async fn traces_match(client: &JaegerClient, record: &TrafficRecord, exp: &T
             detail: format!("{} sampled trace(s) stored with server spans, HTTP tags, LLM child spans and resource tags", sampled.len()),
         },
         Err(e) => Verdict::Failed {
-            message: format!("traces do not match the requests sent (looked up {}/api/traces/<id>): {e}", client.base_url()),
+            message: format!("traces do not match the requests sent (looked up {}/api/v3/traces/<id>): {e}", client.base_url()),
         },
+    }
+}
+
+/// The sampled trace ids are also found by searching for `exp.service` over
+/// the traffic's window (what a person does in the Jaeger UI or Grafana's
+/// Jaeger search).
+pub async fn traces_searchable(client: &JaegerClient, record: &TrafficRecord, exp: &TraceExpectations, timeout: Duration) -> Verdict {
+    let sampled = sample(record, exp.per_handler);
+    if sampled.is_empty() {
+        return Verdict::NotRun { reason: format!("scenario `{}` sent no requests", record.scenario) };
+    }
+    let (start, end) = super::prometheus::record_window(record);
+    // Every trace of the window, so the sample is not cut by the depth.
+    let depth = (record.sent.len() as u32).saturating_mul(2).max(100);
+    let url = client.url("/api/v3/traces", &client.search_query(&exp.service, start, end, depth));
+    let wait = Eventually::new(format!("{} sampled trace(s) found by searching service `{}`", sampled.len(), exp.service))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.find_traces(&exp.service, start, end, depth).await {
+                Ok(found) => {
+                    let ids: std::collections::BTreeSet<String> = found.iter().map(|t| t.trace_id.clone()).collect();
+                    let missing: Vec<&str> = sampled.iter().filter(|s| !ids.contains(&normalise_id(&s.trace_id))).map(|s| s.trace_id.as_str()).collect();
+                    if missing.is_empty() {
+                        Poll::Ready(found.len())
+                    } else {
+                        Poll::Pending(format!("search returned {} trace(s); {} sampled id(s) missing: {}", found.len(), missing.len(), list(&missing, 4)))
+                    }
+                }
+                Err(e) => poll_error(e),
+            }
+        })
+        .await;
+    match wait {
+        Ok(n) => Verdict::Passed { detail: format!("search for service `{}` returned {n} trace(s), every sampled id among them", exp.service) },
+        Err(e) => Verdict::Failed { message: format!("sampled traces not found by search at {url}: {e}") },
     }
 }
 
 /// One trace id is stored in Jaeger (any spans).
 pub async fn trace_present(client: &JaegerClient, trace_id: &str, timeout: Duration) -> Verdict {
-    let url = client.url(&format!("/api/traces/{trace_id}"), &[]);
+    let url = client.url(&format!("/api/v3/traces/{trace_id}"), &[]);
     let wait = Eventually::new(format!("trace {trace_id} in Jaeger"))
         .with_timeout(timeout)
         .until(|| async {
@@ -176,7 +216,7 @@ pub async fn trace_present(client: &JaegerClient, trace_id: &str, timeout: Durat
                 Ok(Some(t)) => Poll::Ready(format!(
                     "trace with {} span(s): {}",
                     t.spans.len(),
-                    list(&t.spans.iter().map(|s| s.operation_name.as_str()).collect::<Vec<_>>(), 5)
+                    list(&t.spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), 5)
                 )),
                 Ok(None) => Poll::Pending("trace not found".into()),
                 Err(e) => poll_error(e),
