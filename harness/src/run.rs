@@ -139,7 +139,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     // Start (or attach).
     let t = Instant::now();
     let mut stack = None;
-    let targets = match &opts.targets {
+    let mut targets = match &opts.targets {
         Some(spec) => match Targets::parse(spec) {
             Ok(t) => t,
             Err(e) => return fail_input(&mut report, "targets", format!("--target: {e}")),
@@ -211,7 +211,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     if !opts.skip_alerts {
         let p = progress("alerts: each alert rule from cause to webhook and back");
         let t = Instant::now();
-        let results = alert_phase(&targets, stack.as_mut(), opts.acceleration).await;
+        let results = alert_phase(&mut targets, stack.as_mut(), opts.acceleration).await;
         p.done();
         print_results(&results);
         report.add_phase("alerts", t.elapsed(), results);
@@ -254,14 +254,23 @@ pub fn catalogue_for(stack_dir: &std::path::Path) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-async fn alert_phase(targets: &Targets, mut stack: Option<&mut Stack>, acceleration: u32) -> Vec<CheckResult> {
+/// Restarts `service` of `stack` and points `targets` at its new endpoints
+/// (Docker publishes a restarted container on new host ports): every phase
+/// after a restart must use this, never an address taken before it.
+pub async fn restart_service(stack: &mut Stack, targets: &mut Targets, service: &str) -> Result<(), crate::stack::StackError> {
+    let restarted = stack.restart_service(service).await;
+    *targets = Targets::from_state(&stack.state);
+    restarted
+}
+
+async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, acceleration: u32) -> Vec<CheckResult> {
     const PHASE: &str = "alerts";
     let not_run = |name: &str, reason: String| CheckResult::new(PHASE, name, Verdict::NotRun { reason }, Duration::ZERO);
-    let (Some(prom), Some(am), Some(app)) = (targets.url("prometheus"), targets.url("alertmanager"), targets.url("app")) else {
+    let (Some(prom), Some(am), Some(app)) = (targets.url("prometheus").map(str::to_owned), targets.url("alertmanager").map(str::to_owned), targets.url("app").map(str::to_owned)) else {
         let missing = ["prometheus", "alertmanager", "app"].into_iter().find(|n| targets.url(n).is_none()).unwrap_or("prometheus");
         return vec![not_run("alerts", targets.missing.get(missing).cloned().unwrap_or_default())];
     };
-    let Some(webhook) = targets.url("webhook") else {
+    let Some(webhook) = targets.url("webhook").map(str::to_owned) else {
         return vec![not_run("alerts", "the harness's webhook receiver is not part of this run (it runs only in stacks the harness starts)".into())];
     };
     let ep = AlertEndpoints {
@@ -300,7 +309,9 @@ async fn alert_phase(targets: &Targets, mut stack: Option<&mut Stack>, accelerat
         let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), accelerate_secs(10, acceleration));
         let stage_timeout = floor * 3 + Duration::from_secs(60);
         let started = Instant::now();
-        let traffic = (cause != Cause::AppStopped).then(|| CauseTraffic::start(cause, app));
+        // The app's address now, not at the phase's start: a restart moves it.
+        let app = targets.url("app").map(str::to_owned).unwrap_or(app.clone());
+        let traffic = (cause != Cause::AppStopped).then(|| CauseTraffic::start(cause, &app));
         if cause == Cause::AppStopped {
             if let Some(s) = stack.as_deref_mut() {
                 if let Err(e) = s.stop_service("app").await {
@@ -316,7 +327,10 @@ async fn alert_phase(targets: &Targets, mut stack: Option<&mut Stack>, accelerat
             }
             None => {
                 if let Some(s) = stack.as_deref_mut() {
-                    let _ = s.restart_service("app").await;
+                    if let Err(e) = restart_service(s, targets, "app").await {
+                        out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed()));
+                        continue;
+                    }
                 }
             }
         }

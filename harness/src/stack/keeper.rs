@@ -138,12 +138,7 @@ pub async fn keep(files: &KeeperFiles, options: StackOptions, owner: Option<u32>
         }
     };
     stack.state.keeper_pid = Some(std::process::id());
-    let tmp = files.state.with_extension("tmp");
-    let written = serde_json::to_string_pretty(&stack.state)
-        .map_err(|e| e.to_string())
-        .and_then(|json| std::fs::write(&tmp, json).map_err(|e| e.to_string()))
-        .and_then(|()| std::fs::rename(&tmp, &files.state).map_err(|e| e.to_string()));
-    if let Err(e) = written {
+    if let Err(e) = stack.publish_state(&files.state) {
         let _ = std::fs::write(files.error(), format!("cannot write {}: {e}", files.state.display()));
         stack.teardown().await;
         return 2;

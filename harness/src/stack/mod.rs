@@ -254,6 +254,12 @@ pub struct Stack {
     torn_down: bool,
     /// Accelerated copies of the config files (kept until the containers have them).
     _workdir: Option<tempfile::TempDir>,
+    /// Each service's readiness probe, re-run after a restart.
+    probes: BTreeMap<String, Probe>,
+    startup_timeout: Duration,
+    /// Where this stack's state is published (a shared stack's state file),
+    /// rewritten whenever an endpoint changes.
+    state_file: Option<PathBuf>,
 }
 
 fn new_run_id() -> String {
@@ -326,6 +332,9 @@ impl Stack {
             containers: Vec::new(),
             torn_down: false,
             _workdir: workdir,
+            probes: BTreeMap::new(),
+            startup_timeout: options.startup_timeout,
+            state_file: None,
         };
         match stack.bring_up(&project, &levels, &options).await {
             Ok(()) => Ok(stack),
@@ -381,7 +390,9 @@ impl Stack {
             wait_ready(docker, service, svc, probe, options.startup_timeout).await?;
             Ok::<_, StackError>((service.clone(), container_started.elapsed(), started_at.elapsed()))
         });
-        for result in futures::future::join_all(readiness).await {
+        let results = futures::future::join_all(readiness).await;
+        self.probes.extend(waits.into_iter().map(|(service, probe, _)| (service, probe)));
+        for result in results {
             let (service, ready, since_start) = result?;
             let s = self.state.services.get_mut(&service).expect("started service");
             s.ready_ms = ready.as_millis() as u64;
@@ -521,7 +532,11 @@ impl Stack {
         Ok(())
     }
 
-    /// Starts a stopped service again (Docker may publish it on new host ports).
+    /// Starts a stopped service again and waits for its readiness probe.
+    /// Docker publishes a restarted container on **new** host ports: the
+    /// state is updated (and republished to the state file, if any), so
+    /// whoever holds an address of this stack must take it again from
+    /// [`Stack::state`] (`Targets::from_state`).
     pub async fn restart_service(&mut self, service: &str) -> Result<(), StackError> {
         let id = self.service(service)?.container_id.clone();
         self.docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;
@@ -537,6 +552,24 @@ impl Stack {
             };
             state.ports.insert(port, host);
         }
+        if let Some(probe) = self.probes.get(service) {
+            wait_ready(&self.docker, service, &self.state.services[service], probe, self.startup_timeout).await?;
+        }
+        if let Some(path) = self.state_file.clone() {
+            self.publish_state(&path).map_err(|detail| StackError::State { path, detail })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the state to `path` (atomically) and keeps it current: later
+    /// restarts rewrite it with the new endpoints.
+    pub fn publish_state(&mut self, path: &Path) -> Result<(), String> {
+        let tmp = path.with_extension("tmp");
+        serde_json::to_string_pretty(&self.state)
+            .map_err(|e| e.to_string())
+            .and_then(|j| std::fs::write(&tmp, j).map_err(|e| e.to_string()))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()))?;
+        self.state_file = Some(path.to_owned());
         Ok(())
     }
 
