@@ -36,7 +36,12 @@
 //!    `promtool-test-rules`, `amtool-check-config`; absent tools become
 //!    [`SkippedCheck`]s.
 //!
-//! 5. **prod rules** (only with [`Profile::Prod`]) — [`prod`]: production-readiness
+//! 5. **version compatibility** — [`compat`]: rows of `compat.yaml` (image
+//!    version ranges plus a condition on the configs, each with its upstream
+//!    source), e.g. `compat-grafana-jaeger-v1-api`, reported at the `image:` line.
+//!    Timed under `cross_refs`.
+//!
+//! 6. **prod rules** (only with [`Profile::Prod`]) — [`prod`]: production-readiness
 //!    rules (Grafana auth, Docker socket/privileged, Loki auth/retention/limits,
 //!    Prometheus persistence/retention, Alertmanager receivers, collector exposure,
 //!    literal secrets); rule ids are listed there. Timed under `cross_refs`.
@@ -50,6 +55,7 @@
 //! stack dir. Findings about compose values name the file (and line) that set them.
 
 pub mod catalogue;
+pub mod compat;
 pub mod compose;
 pub mod dashboards;
 pub mod external;
@@ -238,6 +244,7 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
 
     let t1 = Instant::now();
     cross_refs(&stack, &mut report);
+    compat::check(&stack, &mut report);
     if opts.profile == Profile::Prod {
         prod::check(&stack, &mut report);
     }
