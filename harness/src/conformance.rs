@@ -285,6 +285,27 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         .await,
     );
 
+    // Grafana's Jaeger datasource against this Jaeger: health, a trace by id, a search.
+    let sample = r.trace_ids("/items/{item_id}", "2xx").into_iter().next().or_else(|| r.sent.first().map(|s| s.trace_id.clone())).unwrap_or_default();
+    results.push(
+        run_check(PHASE, "grafana.jaeger.health", targets, &["grafana", "jaeger"], async {
+            checks::grafana::datasource_healthy(g.expect("needed"), "jaeger", timeout).await
+        })
+        .await,
+    );
+    results.push(
+        run_check(PHASE, "grafana.jaeger.trace", targets, &["grafana", "jaeger"], async {
+            checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), "jaeger", &sample, from, to, timeout).await
+        })
+        .await,
+    );
+    results.push(
+        run_check(PHASE, "grafana.jaeger.search", targets, &["grafana", "jaeger"], async {
+            checks::grafana::jaeger_search_via_grafana(g.expect("needed"), "jaeger", "fastapi-backend", &sample, from, to, timeout).await
+        })
+        .await,
+    );
+
     // One request followed across traces, logs and metrics.
     // The app exposes only the latest exemplar per bucket, so the id to follow is
     // one Prometheus actually stored (when it runs), else the first request's.

@@ -157,3 +157,51 @@ async fn ds_query_returns_frames() {
     assert!(msg.contains("0 frame(s) without rows") && msg.contains("/api/ds/query"), "{msg}");
     insta::assert_snapshot!("contract_grafana_ds_query_empty", msg);
 }
+
+/// Grafana's Jaeger datasource against a Jaeger it works with (2.20: health,
+/// trace by id, search) and against Jaeger ≥ 2.21 without the feature toggle
+/// (the v1 routes the plugin calls answer 404): each check fails by name
+/// with Grafana's message, at once rather than at its timeout.
+#[tokio::test]
+async fn jaeger_datasource_health_trace_and_search() {
+    const ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (now, hour) = (SystemTime::now(), Duration::from_secs(3600));
+    let (server, c) = grafana(HEALTHY).await;
+    Mock::given(method("POST"))
+        .and(path("/api/ds/query"))
+        .and(body_partial_json(serde_json::json!({"queries": [{"datasource": {"uid": "jaeger"}, "queryType": "search", "service": "fastapi-backend"}]})))
+        .respond_with(json(200, "ds-query-jaeger-search.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/ds/query"))
+        .and(body_partial_json(serde_json::json!({"queries": [{"datasource": {"uid": "jaeger"}, "queryType": "", "query": ID}]})))
+        .respond_with(json(200, "ds-query-jaeger-trace.json"))
+        .mount(&server)
+        .await;
+    let v = checks::datasource_healthy(&c, "jaeger", WAIT).await;
+    assert!(v.is_passed(), "{v:?}");
+    let v = checks::jaeger_trace_via_grafana(&c, "jaeger", ID, now - hour, now, WAIT).await;
+    assert!(v.is_passed() && v.text().contains("1 span(s)"), "{v:?}");
+    let v = checks::jaeger_search_via_grafana(&c, "jaeger", "fastapi-backend", ID, now - hour, now, WAIT).await;
+    assert!(v.is_passed() && v.text().contains("3 trace(s)"), "{v:?}");
+    // A trace the search does not list.
+    let v = checks::jaeger_search_via_grafana(&c, "jaeger", "fastapi-backend", "0000000000000000000000000000beef", now - hour, now, WAIT).await;
+    assert!(failed(&v, &c).contains("3 trace(s) listed, not 0000000000000000000000000000beef"), "{v:?}");
+
+    // Jaeger 2.21 behind Grafana 13.2 without the toggle.
+    let broken = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/api/datasources/uid/jaeger/health")).respond_with(json(400, "datasource-health-jaeger-404.json")).mount(&broken).await;
+    Mock::given(method("POST")).and(path("/api/ds/query")).respond_with(json(400, "ds-query-jaeger-404.json")).mount(&broken).await;
+    let b = GrafanaClient::new(broken.uri());
+    let v = checks::datasource_healthy(&b, "jaeger", WAIT).await;
+    let msg = failed(&v, &b);
+    assert!(msg.contains("ERROR \"request failed: 404 Not Found\"") && msg.contains("/api/datasources/uid/jaeger/health"), "{msg}");
+    let started = std::time::Instant::now();
+    let v = checks::jaeger_search_via_grafana(&b, "jaeger", "fastapi-backend", ID, now - hour, now, Duration::from_secs(30)).await;
+    let search = failed(&v, &b);
+    assert!(search.contains("query error: request failed: 404 Not Found") && started.elapsed() < Duration::from_secs(10), "final, not polled: {search}");
+    let v = checks::jaeger_trace_via_grafana(&b, "jaeger", ID, now - hour, now, WAIT).await;
+    assert!(failed(&v, &b).contains("request failed: 404 Not Found"), "{v:?}");
+    insta::assert_snapshot!("contract_grafana_jaeger_2_21_search", search);
+}

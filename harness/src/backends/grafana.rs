@@ -141,6 +141,11 @@ impl Frame {
     pub fn field_names(&self) -> Vec<&str> {
         self.schema.fields.iter().map(|f| f.name.as_str()).collect()
     }
+    /// The values of field `name` as text.
+    pub fn column(&self, name: &str) -> Vec<String> {
+        let Some(i) = self.schema.fields.iter().position(|f| f.name == name) else { return Vec::new() };
+        self.data.values.get(i).map(|v| v.iter().map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string())).collect()).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,9 +243,8 @@ impl GrafanaClient {
     /// `loki`) over `[from, to]` as refId `A`. An error inside the result
     /// (`results.A.error`) is returned in [`DsResult::error`]; HTTP errors are `Err`.
     pub async fn ds_query(&self, uid: &str, kind: &str, expr: &str, from: SystemTime, to: SystemTime) -> Result<DsQueryResponse, BackendError> {
-        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis().to_string();
-        let body = json!({
-            "queries": [{
+        self.ds_query_with(
+            json!({
                 "refId": "A",
                 "datasource": { "uid": uid, "type": kind },
                 "expr": expr,
@@ -249,10 +253,33 @@ impl GrafanaClient {
                 "instant": false,
                 "intervalMs": 15000,
                 "maxDataPoints": 500,
-            }],
-            "from": ms(from),
-            "to": ms(to),
-        });
+            }),
+            from,
+            to,
+        )
+        .await
+    }
+
+    /// A trace by id through a Jaeger datasource (the plugin's `JaegerQuery`
+    /// with an empty `queryType`; grafana-jaeger-datasource `pkg/jaeger/querydata.go`).
+    pub async fn jaeger_trace(&self, uid: &str, trace_id: &str, from: SystemTime, to: SystemTime) -> Result<DsQueryResponse, BackendError> {
+        self.ds_query_with(json!({ "refId": "A", "datasource": { "uid": uid, "type": "jaeger" }, "queryType": "", "query": trace_id }), from, to).await
+    }
+
+    /// A trace search for `service` through a Jaeger datasource (`queryType: "search"`).
+    pub async fn jaeger_search(&self, uid: &str, service: &str, limit: u32, from: SystemTime, to: SystemTime) -> Result<DsQueryResponse, BackendError> {
+        self.ds_query_with(
+            json!({ "refId": "A", "datasource": { "uid": uid, "type": "jaeger" }, "queryType": "search", "service": service, "limit": limit }),
+            from,
+            to,
+        )
+        .await
+    }
+
+    /// `POST /api/ds/query` with one query (refId `A`) over `[from, to]`.
+    pub async fn ds_query_with(&self, query: Value, from: SystemTime, to: SystemTime) -> Result<DsQueryResponse, BackendError> {
+        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis().to_string();
+        let body = json!({ "queries": [query], "from": ms(from), "to": ms(to) });
         let a = self.http.post_json("/api/ds/query", &body).await?;
         // Grafana answers a failing query with 4xx/5xx and the same shape: keep the per-query error.
         if !a.is_success() {

@@ -1,7 +1,10 @@
 //! Grafana checks: the server is healthy, the provisioned datasources exist
 //! with their uids, types and URLs and pass their own health checks, the
 //! dashboards are provisioned in their folder, and queries through the
-//! Prometheus and Loki datasources return data frames.
+//! Prometheus and Loki datasources return data frames, and Grafana's Jaeger
+//! datasource works against the stack's Jaeger: its health check, a trace by
+//! id and a trace search (the calls that break when the pair's API versions
+//! drift apart, see `lint/compat.yaml`).
 
 use std::time::{Duration, SystemTime};
 
@@ -175,5 +178,88 @@ pub async fn ds_query_returns_frames(
     match wait {
         Ok(detail) => Verdict::Passed { detail: format!("datasource {uid:?}: {detail}") },
         Err(e) => Verdict::Failed { message: format!("datasource {uid:?} ({kind}) returned no data for `{expr}` via {url}: {e}") },
+    }
+}
+
+/// Grafana's own health check of datasource `uid` answers `OK`.
+pub async fn datasource_healthy(client: &GrafanaClient, uid: &str, timeout: Duration) -> Verdict {
+    let url = client.url(&format!("/api/datasources/uid/{uid}/health"));
+    let wait = Eventually::new(format!("datasource {uid:?} health check OK"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.datasource_health(uid).await {
+                Ok(h) if h.status == "OK" => Poll::Ready(h.message),
+                Ok(h) => Poll::Pending(format!("{} {:?}", h.status, h.message)),
+                Err(e) => poll_error(e),
+            }
+        })
+        .await;
+    match wait {
+        Ok(m) => Verdict::Passed { detail: format!("datasource {uid:?}: {m}") },
+        Err(e) => Verdict::Failed { message: format!("Grafana's health check of datasource {uid:?} fails at {url}: {e}") },
+    }
+}
+
+/// What a Jaeger query through Grafana returned: the `traceID` column of
+/// result `A`, or the query's error (final).
+fn trace_ids(r: crate::backends::grafana::DsQueryResponse) -> Result<Vec<String>, String> {
+    let Some(a) = r.results.get("A") else {
+        return Err(format!("no result for refId A (results: {:?})", r.results.keys().collect::<Vec<_>>()));
+    };
+    if let Some(err) = &a.error {
+        return Err(format!("query error: {err}"));
+    }
+    Ok(a.frames.iter().flat_map(|f| f.column("traceID")).collect())
+}
+
+/// A trace by id through Grafana's Jaeger datasource `uid` returns the
+/// trace's spans (the trace view of Explore and of exemplar/derived-field links).
+pub async fn jaeger_trace_via_grafana(client: &GrafanaClient, uid: &str, trace_id: &str, from: SystemTime, to: SystemTime, timeout: Duration) -> Verdict {
+    let url = client.url("/api/ds/query");
+    let want = crate::backends::jaeger::normalise_id(trace_id);
+    let wait = Eventually::new(format!("trace {trace_id} through Grafana's datasource {uid:?}"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.jaeger_trace(uid, trace_id, from, to).await.map(trace_ids) {
+                Err(e) => poll_error(e),
+                Ok(Err(e)) => Poll::Fatal(e),
+                Ok(Ok(ids)) if !ids.is_empty() && ids.iter().all(|i| crate::backends::jaeger::normalise_id(i) == want) => Poll::Ready(ids.len()),
+                Ok(Ok(ids)) => Poll::Pending(format!("{} span row(s), trace ids {}", ids.len(), list(&ids, 3))),
+            }
+        })
+        .await;
+    match wait {
+        Ok(n) => Verdict::Passed { detail: format!("trace {trace_id} with {n} span(s) through datasource {uid:?}") },
+        Err(e) => Verdict::Failed { message: format!("trace {trace_id} not shown by Grafana's Jaeger datasource {uid:?} via {url}: {e}") },
+    }
+}
+
+/// A trace search for `service` through Grafana's Jaeger datasource `uid`
+/// lists `trace_id`.
+pub async fn jaeger_search_via_grafana(
+    client: &GrafanaClient,
+    uid: &str,
+    service: &str,
+    trace_id: &str,
+    from: SystemTime,
+    to: SystemTime,
+    timeout: Duration,
+) -> Verdict {
+    let url = client.url("/api/ds/query");
+    let want = crate::backends::jaeger::normalise_id(trace_id);
+    let wait = Eventually::new(format!("search for service `{service}` through Grafana's datasource {uid:?} lists {trace_id}"))
+        .with_timeout(timeout)
+        .until(|| async {
+            match client.jaeger_search(uid, service, 1000, from, to).await.map(trace_ids) {
+                Err(e) => poll_error(e),
+                Ok(Err(e)) => Poll::Fatal(e),
+                Ok(Ok(ids)) if ids.iter().any(|i| crate::backends::jaeger::normalise_id(i) == want) => Poll::Ready(ids.len()),
+                Ok(Ok(ids)) => Poll::Pending(format!("{} trace(s) listed, not {trace_id}", ids.len())),
+            }
+        })
+        .await;
+    match wait {
+        Ok(n) => Verdict::Passed { detail: format!("search for `{service}` through datasource {uid:?} listed {n} trace(s), {trace_id} among them") },
+        Err(e) => Verdict::Failed { message: format!("trace search for `{service}` through Grafana's Jaeger datasource {uid:?} via {url}: {e}") },
     }
 }
