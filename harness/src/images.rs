@@ -260,6 +260,14 @@ pub fn airgapped_image(service: &str) -> Result<Option<BinaryImage>, ImageError>
     }))
 }
 
+/// `SERVICE=IMAGE` (the `--image` flag of `check`, `stack up` and `lint`).
+pub fn parse_service_image(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((svc, img)) if !svc.is_empty() && !img.is_empty() => Ok((svc.to_owned(), img.to_owned())),
+        _ => Err(format!("`{s}` is not SERVICE=IMAGE (e.g. loki=registry.example/loki:3.7.8)")),
+    }
+}
+
 /// `OBS_IMAGE_<SERVICE>` for a service, if set.
 pub fn image_override(service: &str) -> Option<String> {
     let var = format!("OBS_IMAGE_{}", service.to_uppercase().replace(['-', '.'], "_"));

@@ -76,10 +76,7 @@ struct StackSelect {
 }
 
 fn parse_image(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((svc, img)) if !svc.is_empty() && !img.is_empty() => Ok((svc.to_owned(), img.to_owned())),
-        _ => Err(format!("`{s}` is not SERVICE=IMAGE (e.g. loki=registry.example/loki:3.7.8)")),
-    }
+    obs_harness::images::parse_service_image(s)
 }
 
 impl StackSelect {

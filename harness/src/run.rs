@@ -113,7 +113,13 @@ pub async fn check(opts: CheckOptions) -> i32 {
         let p = progress("lint: static gate");
         let t = Instant::now();
         let catalogue = catalogue_for(&opts.stack_dir);
-        let lopts = lint::LintOptions { catalogue, external: true, compose_files: opts.compose.iter().cloned().collect(), ..Default::default() };
+        let lopts = lint::LintOptions {
+            catalogue,
+            external: true,
+            compose_files: opts.compose.iter().cloned().collect(),
+            images: opts.image_overrides.clone(),
+            ..Default::default()
+        };
         let linted = lint::lint(&opts.stack_dir, &lopts);
         p.done();
         match linted {

@@ -22,6 +22,7 @@ fn opts(external: bool) -> LintOptions {
         catalogue: Some(catalogue()),
         external,
         compose_files: vec![],
+        images: Default::default(),
     }
 }
 
@@ -102,7 +103,11 @@ fn no_external_reports_skipped_not_passed() {
             "promtool check config",
             "promtool check rules",
             "promtool test rules",
-            "amtool check-config"
+            "amtool check-config",
+            "otelcol validate (otel/opentelemetry-collector-contrib:0.160.0)",
+            "jaeger validate (jaegertracing/jaeger:2.20.0)",
+            "loki -verify-config (grafana/loki:3.7.8)",
+            "promtail -check-syntax (grafana/promtail:3.6.11)",
         ]
     );
 }
@@ -444,6 +449,7 @@ fn malformed_yaml_is_a_located_error_with_exit_code_2() {
         profile: Profile::Dev,
         no_external: true,
         compose_files: vec![],
+        images: vec![],
     };
     assert_eq!(lint::lint_main(args), 2);
 }
@@ -488,6 +494,7 @@ fn lint_main_exit_codes() {
         profile,
         no_external: true,
         compose_files: vec![],
+        images: vec![],
     };
     assert_eq!(lint::lint_main(mk(&stack_dir(), Profile::Dev)), 0);
     // The bundled stack is a dev stack: the prod profile fails it (see lint_prod.rs).

@@ -20,6 +20,7 @@ fn prod() -> LintOptions {
         catalogue: None,
         external: false,
         compose_files: vec![],
+        images: Default::default(),
     }
 }
 

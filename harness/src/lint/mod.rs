@@ -33,8 +33,10 @@
 //!    [`catalogue`] when one is given), LogQL in Loki-datasource targets and Loki ruler
 //!    files ([`logql`]: `logql-parse-error`).
 //! 4. **external tools** — [`external`]: `promtool-check-config`, `promtool-check-rules`,
-//!    `promtool-test-rules`, `amtool-check-config`; absent tools become
-//!    [`SkippedCheck`]s.
+//!    `promtool-test-rules`, `amtool-check-config`; and [`validators`]: each
+//!    service's own validator in its own image (`loki-verify-config`,
+//!    `promtail-check-syntax`, `otelcol-validate`, `jaeger-validate`). Absent
+//!    tools or images become [`SkippedCheck`]s.
 //!
 //! 5. **version compatibility** — [`compat`]: rows of `compat.yaml` (image
 //!    version ranges plus a condition on the configs, each with its upstream
@@ -66,6 +68,7 @@ pub mod prod;
 pub mod promql;
 pub mod report;
 pub mod rules;
+pub mod validators;
 
 pub use catalogue::Catalogue;
 pub use report::{Finding, RanCheck, Report, Severity, SkippedCheck, Timings};
@@ -97,6 +100,9 @@ pub struct LintOptions {
     /// stack dir's main compose file. Relative paths: against the current directory
     /// when the file exists there, else against the stack dir.
     pub compose_files: Vec<PathBuf>,
+    /// Image per service for the services' own validators (`--image`), over
+    /// `OBS_IMAGE_<SERVICE>` and the compose file.
+    pub images: std::collections::BTreeMap<String, String>,
 }
 
 /// Input the gate cannot read: exit code 2.
@@ -272,6 +278,7 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
             .map(|a| (a.rel.clone(), a.host.clone())),
     };
     external::run(&inputs, opts.external, &mut report);
+    validators::run(&stack, &opts.images, opts.external, &mut report);
     report.timings.external_tools = t3.elapsed();
     report.sort();
     Ok(report)
@@ -1206,9 +1213,15 @@ pub struct LintArgs {
     /// Rule profile.
     #[arg(long, value_enum, default_value_t = Profile::Dev)]
     pub profile: Profile,
-    /// Do not run promtool/amtool (they are reported as skipped).
+    /// Do not run promtool/amtool or the services' own validators (they are reported as skipped).
     #[arg(long)]
     pub no_external: bool,
+    /// Image whose own validator checks a service's config (repeatable); wins
+    /// over OBS_IMAGE_<SERVICE> and the compose file. Never pulled.
+    ///
+    /// Example: --image loki=registry.example/loki:3.7.8
+    #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = crate::images::parse_service_image)]
+    pub images: Vec<(String, String)>,
     /// Compose file to read; repeat to merge overrides in order, as
     /// `docker compose -f a -f b` does (default: <STACK_DIR>/docker-compose.yml).
     #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
@@ -1231,6 +1244,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
         catalogue: args.catalogue.clone(),
         external: !args.no_external,
         compose_files: args.compose_files.clone(),
+        images: args.images.iter().cloned().collect(),
     };
     match lint(&args.stack_dir, &opts) {
         Ok(r) => {
