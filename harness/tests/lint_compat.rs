@@ -129,3 +129,31 @@ fn promtail_keep_and_unpublished_tags() {
     let d = edited(&[("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.7.3")]);
     only(d.path(), "compat-promtail-not-published", "docker-compose.yml", "image: grafana/promtail:3.7.3");
 }
+
+/// Without the service's image on the daemon, its own validator is
+/// reported as skipped with the reason, never as passed.
+#[test]
+fn a_validator_without_its_image_is_skipped_with_the_reason() {
+    let opts = LintOptions { external: true, images: [("loki".to_string(), "obs-harness-test/no-such-loki:0".to_string())].into(), ..Default::default() };
+    let r = lint::lint(&stack_dir(), &opts).unwrap();
+    let s = r.skipped.iter().find(|s| s.name.starts_with("loki -verify-config")).unwrap_or_else(|| panic!("{:#?}", r.skipped));
+    assert!(s.name.contains("obs-harness-test/no-such-loki:0"), "{s:?}");
+    assert!(s.reason.contains("not on this Docker daemon") || s.reason.contains("docker"), "{s:?}");
+    assert!(!r.ran.iter().any(|c| c.name.starts_with("loki -verify-config")), "{:?}", r.ran);
+}
+
+/// Loki's own parser, in the Loki image (`OBS_IMAGE_LOKI`, else the
+/// compose file's `grafana/loki` tag), rejects a misspelt key: lint names
+/// the key at its line. Needs that image: left out by name where it is absent.
+#[test]
+fn upstream_lint_runs_lokis_own_validator() {
+    let d = edited(&[("loki/config.yaml", "  http_listen_port:", "  http_listen_prot:")]);
+    let r = lint::lint(d.path(), &LintOptions { external: true, ..Default::default() }).unwrap();
+    assert!(r.ran.iter().any(|c| c.name.starts_with("loki -verify-config") && !c.passed), "ran: {:?}; skipped: {:?}", r.ran, r.skipped);
+    let f = r.findings.iter().find(|f| f.rule == "loki-verify-config").unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert_eq!((f.file.as_str(), f.line), ("loki/config.yaml", line_of(d.path(), "loki/config.yaml", "http_listen_prot")));
+    assert!(f.message.contains("field http_listen_prot not found"), "{f:?}");
+    // The bundled config passes the same validator.
+    let r = lint::lint(&stack_dir(), &LintOptions { external: true, ..Default::default() }).unwrap();
+    assert!(r.ran.iter().any(|c| c.name.starts_with("loki -verify-config") && c.passed), "{:?}", r.ran);
+}

@@ -45,8 +45,12 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) fn run(st: &Stack, images: &BTreeMap<String, String>, enabled: bool, report: &mut Report) {
     for svc in &st.compose.services {
         let image = images.get(&svc.name).cloned().or_else(|| crate::images::image_override(&svc.name)).unwrap_or_else(|| svc.image.clone());
-        let (repo, _) = split_image(&image);
-        let Some(v) = VALIDATORS.iter().find(|v| v.repos.contains(&repo.as_str())) else { continue };
+        // The service's kind comes from its compose image; the image run may be a mirror of it.
+        let kind = |i: &str| {
+            let (repo, _) = split_image(i);
+            VALIDATORS.iter().find(|v| v.repos.contains(&repo.as_str()))
+        };
+        let Some(v) = kind(&svc.image).or_else(|| kind(&image)) else { continue };
         let Some(config) = svc.config_flag() else { continue };
         let rel = svc.host_path(&config).map(|p| st.rel(&p)).unwrap_or_else(|| config.clone());
         let name = format!("{} ({image})", v.name);
@@ -82,8 +86,8 @@ pub(super) fn run(st: &Stack, images: &BTreeMap<String, String>, enabled: bool, 
                     v.rule,
                     &rel,
                     line,
-                    format!("{} rejects this config: {}", svc.image, last_lines(&text, 6)),
-                    Some(format!("the service would refuse to start; this is `{}` in image {image}", v.name)),
+                    format!("`{}` in {image} rejects this config: {}", v.name, last_lines(&text, 6)),
+                    Some(format!("service `{}` would refuse to start with it; fix the key or value named above", svc.name)),
                 ));
             }
         }
