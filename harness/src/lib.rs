@@ -17,6 +17,7 @@ pub mod dashboards;
 pub mod eventually;
 pub mod images;
 pub mod lint;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod stack;

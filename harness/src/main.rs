@@ -31,6 +31,20 @@ enum Cmd {
     ///
     /// Example: obs-harness lint stack --format json
     Lint(obs_harness::lint::LintArgs),
+    /// Print what the checks will expect of a stack, read from the stack: the
+    /// service under test, its jobs and OTel service name, the Loki tenant and
+    /// stream labels, datasources, dashboards, alert rules with their causes,
+    /// the receiver (JSON). Declare what cannot be derived in obs-harness.yaml.
+    ///
+    /// Example: obs-harness profile stack
+    Profile {
+        /// The stack directory (holds docker-compose.yml).
+        #[arg(default_value = "stack")]
+        stack_dir: std::path::PathBuf,
+        /// Compose file(s) to merge in order (default: <STACK_DIR>/docker-compose.yml).
+        #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
+        compose_files: Vec<std::path::PathBuf>,
+    },
     /// Bring the stack up, down, or show what runs (the same lifecycle the tests use).
     #[command(subcommand)]
     Stack(StackCmd),
@@ -231,6 +245,16 @@ fn main() -> ExitCode {
             }
             obs_harness::lint::lint_main(args)
         }
+        Cmd::Profile { stack_dir, compose_files } => match obs_harness::lint::stack_profile(&stack_dir, &compose_files) {
+            Ok(p) => {
+                println!("{}", serde_json::to_string_pretty(&p).expect("profile serialises"));
+                0
+            }
+            Err(e) => {
+                eprintln!("obs-harness: {e} (hint: fix the file, then run `obs-harness lint` for the details)");
+                e.exit_code()
+            }
+        },
         Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
             stack_dir: a.stack,
             compose: a.compose,

@@ -6,6 +6,12 @@
 //! and the OTel Collector; the air-gapped nextest profile leaves them out by
 //! name. Under nextest all of them share the stack of the setup script
 //! (`OBS_STACK_STATE`); run alone under `cargo test` each starts its own.
+//!
+//! The Loki tests start only what they need (app, Prometheus, Alertmanager,
+//! Loki, Promtail) with the compose file's images; where only Loki and
+//! Promtail images exist, run them on the air-gapped set with those two
+//! images given: `OBS_TEST_IMAGES=airgapped OBS_IMAGE_LOKI=… OBS_IMAGE_PROMTAIL=…
+//! cargo test -p obs-harness --test live_signals upstream_loki`.
 
 use obs_harness::checks::{CheckResult, Verdict};
 use obs_harness::conformance::{self, SignalOptions, Targets};
@@ -74,9 +80,31 @@ async fn upstream_every_signal_arrives_and_one_trace_id_crosses_all_three() {
     assert_passed(&results, &names);
 }
 
+/// The bundled stack's services a Loki test needs, in the image mode
+/// `OBS_TEST_IMAGES` names (`airgapped`, default the compose file's images).
+fn loki_set() -> StackOptions {
+    let mode = match std::env::var("OBS_TEST_IMAGES").as_deref() {
+        Ok("airgapped") => obs_harness::images::ImageMode::Airgapped,
+        _ => obs_harness::images::ImageMode::Upstream,
+    };
+    let services = ["app", "prometheus", "alertmanager", "loki", "promtail"].map(String::from).to_vec();
+    accelerated(StackOptions::bundled().with_images(mode).with_selection(Some(services)))
+}
+
+/// The Loki half of the signal checks: labelled streams, the request lines
+/// with their trace ids, only labelled containers, tenant enforced, and the
+/// trace id followed from a Prometheus exemplar to a Loki line.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_loki_streams_lines_and_tenant() {
+    let results = run_signals(loki_set()).await;
+    assert_passed(&results, &["loki.stream_labels", "loki.request_lines", "loki.only_labelled_containers", "loki.tenant", "correlation.trace_id"]);
+    let corr = verdict(&results, "correlation.trace_id").text();
+    assert!(corr.contains("loki:") && corr.contains("prometheus:"), "{corr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_loki_ruler_rules_load_evaluate_and_fire() {
-    let results = with_stack(accelerated(StackOptions::bundled()), |state| async move {
+    let results = with_stack(loki_set(), |state| async move {
         let targets = Targets::from_state(&state);
         obs_harness::run::ruler_phase(&targets, &obs_harness::run::RulerExpectation::bundled(), std::time::Duration::from_secs(120)).await
     })

@@ -65,6 +65,7 @@ pub mod locate;
 pub mod logql;
 pub mod model;
 pub mod prod;
+pub mod profile;
 pub mod promql;
 pub mod report;
 pub mod rules;
@@ -292,6 +293,19 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, se
     let st = load(stack_dir, &[], &mut scratch)?;
     let datasources = st.datasources.iter().flat_map(|d| d.doc.datasources.iter().cloned()).collect();
     Ok((datasources, st.dashboards.into_iter().map(|d| (d.rel, d.doc)).collect()))
+}
+
+/// The [`crate::profile::StackProfile`] of the stack in `stack_dir` (with
+/// `obs-harness.yaml` beside the compose file applied, if present).
+pub fn stack_profile(stack_dir: &Path, compose_files: &[PathBuf]) -> Result<crate::profile::StackProfile, LintError> {
+    let mut scratch = Report::default();
+    let st = load(stack_dir, compose_files, &mut scratch)?;
+    let file = st.dir.join(crate::profile::OVERRIDE_FILE);
+    let overrides = match std::fs::read_to_string(&file) {
+        Ok(text) => Some((file.clone(), parse_yaml::<crate::profile::Overrides>(&file, &text)?)),
+        Err(_) => None,
+    };
+    Ok(profile::derive(&st, overrides))
 }
 
 /// The compose file a stack directory holds, by Compose's own file names.
@@ -929,10 +943,22 @@ fn cross_refs(st: &Stack, report: &mut Report) {
     tenancy(st, report);
 }
 
-fn tenancy(st: &Stack, report: &mut Report) {
-    let Some(l) = &st.loki else { return };
+/// What the stack says about its Loki tenant: the Loki datasources, the
+/// ruler's directory and tenant folders, and the tenant most places agree on.
+struct Tenancy<'a> {
+    loki_ds: Vec<(&'a Doc<DatasourcesFile>, &'a Datasource)>,
+    dir: Option<String>,
+    ruler_host: Option<PathBuf>,
+    ruler_tenants: Vec<String>,
+    /// (votes, tenant, where it is set)
+    best: Option<(usize, String, &'static str)>,
+}
+
+/// `None` when Loki is absent or runs without auth.
+fn tenancy_facts(st: &Stack) -> Option<Tenancy<'_>> {
+    let l = st.loki.as_ref()?;
     if !l.cfg.auth_enabled.unwrap_or(true) {
-        return;
+        return None;
     }
     let loki_ds: Vec<(&Doc<DatasourcesFile>, &Datasource)> = st
         .datasources
@@ -961,7 +987,7 @@ fn tenancy(st: &Stack, report: &mut Report) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     // The stack's tenant is the one most places agree on (ties: Grafana, Promtail, ruler).
-    let mut votes: Vec<(String, &str)> = Vec::new();
+    let mut votes: Vec<(String, &'static str)> = Vec::new();
     votes.extend(
         loki_ds
             .iter()
@@ -982,13 +1008,19 @@ fn tenancy(st: &Stack, report: &mut Report) {
             .iter()
             .map(|t| (t.clone(), "the ruler's tenant directory")),
     );
-    let mut best: Option<(usize, String, &str)> = None;
+    let mut best: Option<(usize, String, &'static str)> = None;
     for (t, src) in &votes {
         let n = votes.iter().filter(|(x, _)| x == t).count();
         if best.as_ref().is_none_or(|(bn, _, _)| n > *bn) {
             best = Some((n, t.clone(), src));
         }
     }
+    Some(Tenancy { loki_ds, dir, ruler_host, ruler_tenants, best })
+}
+
+fn tenancy(st: &Stack, report: &mut Report) {
+    let Some(Tenancy { loki_ds, dir, ruler_host, ruler_tenants, best }) = tenancy_facts(st) else { return };
+    let Some(l) = &st.loki else { return };
     let Some((n, reference, src)) = best else {
         report.findings.push(finding(
             &l.rel,

@@ -229,6 +229,8 @@ pub struct DashboardProvidersFile {
 #[serde(default)]
 pub struct DashboardProvider {
     pub name: String,
+    /// Grafana folder the provider's dashboards go into (`""`/absent: General).
+    pub folder: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub options: ProviderOptions,

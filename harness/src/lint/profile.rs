@@ -1,0 +1,206 @@
+//! Derives the [`StackProfile`] from the loaded stack: the same reading of
+//! compose and every config that the gate cross-checks.
+
+use std::collections::BTreeMap;
+
+use super::compose::{ServiceInfo, host_port};
+use super::{Stack, tenancy_facts};
+use crate::profile::{AlertProfile, AppProfile, DatasourceProfile, Overrides, ROLE_LABEL, StackProfile, cause_of, relabel};
+
+/// Image repositories of the stack's own services: never the service under test.
+const INFRA: &[&str] = &["prom/", "grafana/", "otel/", "jaegertracing/", "quay.io/prometheus"];
+
+pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Overrides)>) -> StackProfile {
+    let (override_path, ov) = match overrides {
+        Some((p, o)) => (Some(p), o),
+        None => (None, Overrides::default()),
+    };
+    let mut p = StackProfile { overrides: override_path, ..Default::default() };
+    p.app = app(st, &ov);
+    if let Some(app) = &mut p.app {
+        if let Some(j) = &ov.jobs {
+            app.jobs = j.clone();
+        }
+        if let Some(n) = &ov.otel_service_name {
+            app.otel_service_name = Some(n.clone());
+        }
+    }
+    p.tenant = ov.tenant.clone().or_else(|| tenancy_facts(st).and_then(|t| t.best).map(|(_, t, _)| t));
+    let app_svc = p.app.as_ref().and_then(|a| st.compose.service(&a.service));
+    (p.log_labels, p.shipped_services) = logs(st, app_svc);
+    if let Some(l) = &ov.log_labels {
+        p.log_labels = l.clone();
+    }
+    p.resource_attributes = resource_attributes(st);
+    p.datasources = st
+        .datasources
+        .iter()
+        .flat_map(|d| d.doc.datasources.iter())
+        .map(|d| DatasourceProfile { uid: d.uid.clone().unwrap_or_else(|| d.name.clone()), kind: d.kind.clone(), url: d.url.clone().unwrap_or_default() })
+        .collect();
+    p.dashboards = st.dashboards.iter().filter_map(|d| d.doc["uid"].as_str().map(str::to_owned)).collect();
+    p.dashboard_folder = st.providers.iter().flat_map(|d| d.doc.providers.iter()).find_map(|pr| pr.folder.clone()).filter(|f| !f.is_empty());
+    p.alerts = alerts(st, &ov);
+    p.receiver = st.alertmanager.as_ref().and_then(|a| serde_yaml::from_str::<serde_yaml::Value>(&a.text).ok()).and_then(|d| d["route"]["receiver"].as_str().map(str::to_owned));
+    p
+}
+
+/// The service under test: the override, else the `obs-harness.role` label,
+/// else the one service Prometheus scrapes that is not part of the stack's
+/// own tooling.
+fn app(st: &Stack, ov: &Overrides) -> Option<AppProfile> {
+    let by_label = || st.compose.services.iter().find(|s| s.labels.get(ROLE_LABEL).is_some_and(|r| r == "app" || r == "reference-app"));
+    let (svc, found_by) = if let Some(name) = &ov.app {
+        (st.compose.service(name)?, "override")
+    } else if let Some(s) = by_label() {
+        (s, "label")
+    } else {
+        let scraped: Vec<&ServiceInfo> = st
+            .compose
+            .services
+            .iter()
+            .filter(|s| !INFRA.iter().any(|i| s.image.contains(i)))
+            .filter(|s| !scrape_targets(st, s).is_empty())
+            .collect();
+        match scraped.as_slice() {
+            [one] => (*one, "derived"),
+            _ => return None,
+        }
+    };
+    let targets = scrape_targets(st, svc);
+    let otel_service_name = env(svc, "OTEL_SERVICE_NAME").or_else(|| {
+        env(svc, "OTEL_RESOURCE_ATTRIBUTES").and_then(|a| a.split(',').find_map(|kv| kv.trim().strip_prefix("service.name=").map(str::to_owned)))
+    });
+    let mut jobs: Vec<String> = targets.iter().map(|(j, _)| j.clone()).collect();
+    jobs.dedup();
+    Some(AppProfile {
+        service: svc.name.clone(),
+        container_name: svc.container_name.clone(),
+        port: targets.first().map(|(_, p)| *p),
+        jobs,
+        otel_service_name,
+        reference_app: svc.labels.get(ROLE_LABEL).is_some_and(|r| r == "reference-app"),
+        found_by: found_by.into(),
+    })
+}
+
+fn env(svc: &ServiceInfo, key: &str) -> Option<String> {
+    svc.environment.get(key).and_then(|v| v.value.clone())
+}
+
+/// (job, port) of every static scrape target naming `svc`.
+fn scrape_targets(st: &Stack, svc: &ServiceInfo) -> Vec<(String, u16)> {
+    let Some(prom) = &st.prom else { return Vec::new() };
+    let names = |h: &str| h == svc.name || svc.container_name.as_deref() == Some(h);
+    prom.cfg
+        .scrape_configs
+        .iter()
+        .flat_map(|sc| sc.static_configs.iter().flat_map(move |c| c.targets.iter().map(move |t| (sc.job_name.clone(), t))))
+        .filter_map(|(job, t)| host_port(t).filter(|(h, _)| names(h)).map(|(_, p)| (job, p)))
+        .collect()
+}
+
+/// The app's stream labels (Promtail's relabel rules over its Docker meta
+/// labels, minus what depends on the container's name or id) and the
+/// services Promtail's Docker filters select.
+fn logs(st: &Stack, app: Option<&ServiceInfo>) -> (BTreeMap<String, String>, Vec<String>) {
+    let Some(pt) = &st.promtail else { return Default::default() };
+    let doc: serde_yaml::Value = serde_yaml::from_str(&pt.text).unwrap_or_default();
+    let Some(scs) = doc["scrape_configs"].as_sequence() else { return Default::default() };
+    let mut labels = BTreeMap::new();
+    let mut shipped = Vec::new();
+    for sc in scs.iter().filter(|sc| sc["docker_sd_configs"].as_sequence().is_some_and(|d| !d.is_empty())) {
+        let filters: Vec<(String, String)> = sc["docker_sd_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["filters"].as_sequence().cloned().unwrap_or_default())
+            .flat_map(|f| {
+                let name = f["name"].as_str().unwrap_or_default().to_owned();
+                f["values"].as_sequence().cloned().unwrap_or_default().into_iter().filter_map(move |v| v.as_str().map(|v| (name.clone(), v.to_owned())))
+            })
+            .collect();
+        let selects = |s: &ServiceInfo| {
+            filters.iter().all(|(name, v)| match name.as_str() {
+                "label" => match v.split_once('=') {
+                    Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
+                    None => s.labels.contains_key(v),
+                },
+                "name" => s.container_name.as_deref().unwrap_or(&s.name).contains(v.as_str()),
+                _ => true,
+            })
+        };
+        shipped.extend(st.compose.services.iter().filter(|s| selects(s)).map(|s| s.name.clone()));
+        let Some(app) = app.filter(|a| selects(a)) else { continue };
+        let rules = sc["relabel_configs"].as_sequence().cloned().unwrap_or_default();
+        let meta = |container: &str| {
+            let mut m: BTreeMap<String, String> = app
+                .labels
+                .iter()
+                .map(|(k, v)| (format!("__meta_docker_container_label_{}", sanitise(k)), v.clone()))
+                .collect();
+            m.insert("__meta_docker_container_label_com_docker_compose_service".into(), app.name.clone());
+            m.insert("__meta_docker_container_name".into(), format!("/{container}"));
+            m.insert("__meta_docker_container_id".into(), container.into());
+            m
+        };
+        // A label whose value follows the container's name is not a fixed expectation.
+        let (Some(a), Some(b)) = (relabel(&meta("c-one"), &rules), relabel(&meta("c-two"), &rules)) else { continue };
+        for (k, v) in a {
+            if !k.starts_with("__") && b.get(&k) == Some(&v) {
+                labels.insert(k, v);
+            }
+        }
+    }
+    shipped.sort();
+    shipped.dedup();
+    (labels, shipped)
+}
+
+/// A label name as Docker SD exposes it: every character outside `[a-zA-Z0-9_]` becomes `_`.
+fn sanitise(k: &str) -> String {
+    k.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// `processors.resource*.attributes` that insert or upsert a value.
+fn resource_attributes(st: &Stack) -> BTreeMap<String, String> {
+    let Some(c) = &st.collector else { return BTreeMap::new() };
+    let doc: serde_yaml::Value = serde_yaml::from_str(&c.text).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (name, p) in doc["processors"].as_mapping().into_iter().flatten() {
+        let Some(name) = name.as_str() else { continue };
+        if name != "resource" && !name.starts_with("resource/") {
+            continue;
+        }
+        for a in p["attributes"].as_sequence().into_iter().flatten() {
+            let action = a["action"].as_str().unwrap_or("upsert");
+            if let (Some(k), Some(v), true) = (a["key"].as_str(), super::compose::scalar(&a["value"]), matches!(action, "upsert" | "insert")) {
+                out.insert(k.to_owned(), v);
+            }
+        }
+    }
+    out
+}
+
+fn alerts(st: &Stack, ov: &Overrides) -> Vec<AlertProfile> {
+    let mut out = Vec::new();
+    let prom = st.prom_rules.iter().map(|(d, _)| (&d.doc, "prometheus"));
+    let loki = st.loki_rules.iter().map(|d| (&d.doc, "loki"));
+    for (doc, source) in prom.chain(loki) {
+        for g in doc["groups"].as_sequence().into_iter().flatten() {
+            for r in g["rules"].as_sequence().into_iter().flatten() {
+                let Some(name) = r["alert"].as_str() else { continue };
+                let expr = super::compose::scalar(&r["expr"]).unwrap_or_default();
+                let (cause, cause_from) = match ov.causes.get(name) {
+                    Some(c) => (Some(*c), "override".to_owned()),
+                    None => match cause_of(&expr, source) {
+                        Ok(c) => (Some(c), "expression".to_owned()),
+                        Err(why) => (None, why),
+                    },
+                };
+                out.push(AlertProfile { name: name.to_owned(), source: source.to_owned(), expr, cause, cause_from });
+            }
+        }
+    }
+    out
+}
