@@ -2,7 +2,10 @@
 //! the traffic scenario, and every signal check with its verdict.
 //!
 //! A check whose backend is not running (air-gapped set, or a `--target`
-//! list without it) is reported as not run, with the reason.
+//! list without it) is reported as not run, with the reason. Everything a
+//! check expects (job, OTel service name, tenant, stream labels, datasource
+//! uids, dashboards) comes from the stack's [`StackProfile`]; an expectation
+//! the profile lacks makes its checks *not run*, with a hint.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,13 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::backends::{GrafanaClient, JaegerClient, LokiClient, PrometheusClient};
 use crate::checks::{self, CheckResult, Verdict};
+use crate::profile::StackProfile;
 use crate::stack::StackState;
 use crate::traffic::{self, Scenario, TrafficRecord};
-
-/// The Loki tenant of the bundled stack (`auth_enabled: true`, Promtail `tenant_id`).
-pub const LOKI_TENANT: &str = "docker";
-/// The app's Prometheus job.
-pub const JOB: &str = "fastapi";
 
 /// Base URLs of the backends a run checks; `None` = not available, with the reason.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +24,13 @@ pub struct Targets {
     pub missing: BTreeMap<String, String>,
     /// The app's container name as Promtail labels it (`container`).
     pub app_container: String,
+    /// What the stack says the checks must expect.
+    pub profile: StackProfile,
+}
+
+/// The hint when the profile lacks an expectation.
+fn declare(what: &str, key: &str) -> String {
+    format!("the stack profile has no {what} (hint: declare `{key}:` in {} beside the compose file; `obs-harness profile` shows what was derived)", crate::profile::OVERRIDE_FILE)
 }
 
 /// Backend name -> (compose service, container port).
@@ -40,11 +46,18 @@ pub const BACKENDS: &[(&str, &str, u16)] = &[
 ];
 
 impl Targets {
-    /// The endpoints of a stack the harness started.
+    /// The endpoints of a stack the harness started (and its profile, read
+    /// from the compose file it was started from).
     pub fn from_state(state: &StackState) -> Self {
+        let profile = StackProfile::for_compose_file(&state.compose_file);
         let mut t = Targets::default();
+        let app = profile.app.as_ref().map(|a| (a.service.clone(), a.port.unwrap_or(8000)));
         for (name, service, port) in BACKENDS {
-            match state.url(service, *port) {
+            let (service, port) = match (name, &app) {
+                (&"app", Some((s, p))) => (s.as_str(), *p),
+                _ => (*service, *port),
+            };
+            match state.url(service, port) {
                 Some(u) => {
                     t.urls.insert(name.to_string(), u);
                 }
@@ -53,13 +66,24 @@ impl Targets {
                 }
             }
         }
-        t.app_container = state.services.get("app").map(|s| s.container_name.clone()).unwrap_or_else(|| "api".into());
+        let app_service = app.map(|(s, _)| s).unwrap_or_default();
+        t.app_container = state.services.get(&app_service).map(|s| s.container_name.clone()).unwrap_or_default();
+        t.profile = profile;
         t
+    }
+
+    /// The expectations of `profile` (for `--target`, where no stack was started).
+    pub fn with_profile(mut self, profile: StackProfile) -> Self {
+        if self.app_container.is_empty() {
+            self.app_container = profile.app.as_ref().and_then(|a| a.container_name.clone()).unwrap_or_default();
+        }
+        self.profile = profile;
+        self
     }
 
     /// `prometheus=URL,loki=URL,...` for a stack that is already running.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let mut t = Targets { app_container: "api".into(), ..Default::default() };
+        let mut t = Targets::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, url) = part.split_once('=').ok_or_else(|| format!("`{part}` is not NAME=URL"))?;
             if !BACKENDS.iter().any(|(b, _, _)| *b == name) {
@@ -93,7 +117,10 @@ impl Targets {
         self.url("jaeger").map(JaegerClient::new)
     }
     pub fn loki(&self) -> Option<LokiClient> {
-        self.url("loki").map(|u| LokiClient::new(u).with_tenant(LOKI_TENANT))
+        self.url("loki").map(|u| match &self.profile.tenant {
+            Some(t) => LokiClient::new(u).with_tenant(t),
+            None => LokiClient::new(u),
+        })
     }
     pub fn grafana(&self) -> Option<GrafanaClient> {
         self.url("grafana").map(GrafanaClient::new)
@@ -132,16 +159,25 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     let prom = targets.prometheus();
     let (jaeger, loki, grafana) = (targets.jaeger(), targets.loki(), targets.grafana());
 
+    let profile = &targets.profile;
+    let job = profile.job().unwrap_or_default().to_owned();
+    // A check that needs an expectation the profile lacks is not run, with the hint.
+    let lacks = |what: Option<String>| -> Option<Verdict> { what.map(|reason| Verdict::NotRun { reason }) };
+    let no_job = lacks(job.is_empty().then(|| declare("scrape job for the service under test", "jobs")));
+    let j_ = job.as_str();
     // Prometheus must scrape the app before the "before" snapshot means anything.
     results.push(
-        run_check(PHASE, "prometheus.target_up.fastapi", targets, &["prometheus"], async {
-            checks::prometheus::target_up(prom.as_ref().expect("needed"), JOB, timeout).await
+        run_check(PHASE, &format!("prometheus.target_up.{}", if job.is_empty() { "app" } else { j_ }), targets, &["prometheus"], async {
+            match &no_job {
+                Some(v) => v.clone(),
+                None => checks::prometheus::target_up(prom.as_ref().expect("needed"), j_, timeout).await,
+            }
         })
         .await,
     );
     let before = match &prom {
-        Some(p) => checks::prometheus::counter_snapshot(p, JOB).await.ok(),
-        None => None,
+        Some(p) if !job.is_empty() => checks::prometheus::counter_snapshot(p, j_).await.ok(),
+        _ => None,
     };
     let record = match targets.url("app") {
         Some(app) => match traffic::drive(app, &opts.scenario).await {
@@ -173,34 +209,47 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     let r = &record;
     results.push(
         run_check(PHASE, "prometheus.requests_match_traffic", targets, &["prometheus"], async {
-            match &before {
-                Some(b) => checks::prometheus::requests_match_traffic(p.expect("needed"), r, JOB, b, timeout).await,
-                None => Verdict::Failed { message: "could not read http_requests_total before the traffic".into() },
+            match (&no_job, &before) {
+                (Some(v), _) => v.clone(),
+                (None, Some(b)) => checks::prometheus::requests_match_traffic(p.expect("needed"), r, j_, b, timeout).await,
+                (None, None) => Verdict::Failed { message: "could not read http_requests_total before the traffic".into() },
             }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "prometheus.histogram_families", targets, &["prometheus"], async {
-            checks::prometheus::histogram_families_present(p.expect("needed"), r, JOB, checks::prometheus::HTTP_DURATION_BUCKETS, timeout).await
+            match &no_job {
+                Some(v) => v.clone(),
+                None => checks::prometheus::histogram_families_present(p.expect("needed"), r, j_, checks::prometheus::HTTP_DURATION_BUCKETS, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "prometheus.process_metrics", targets, &["prometheus"], async {
-            checks::prometheus::process_metrics_present(p.expect("needed"), JOB, timeout).await
+            match &no_job {
+                Some(v) => v.clone(),
+                None => checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "prometheus.llm_families", targets, &["prometheus"], async {
-            checks::prometheus::llm_families_match(p.expect("needed"), r, JOB, timeout).await
+            match &no_job {
+                Some(v) => v.clone(),
+                None => checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "prometheus.exemplar_trace_ids", targets, &["prometheus"], async {
-            checks::prometheus::exemplar_has_trace(p.expect("needed"), r, JOB, timeout).await
+            match &no_job {
+                Some(v) => v.clone(),
+                None => checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout).await,
+            }
         })
         .await,
     );
@@ -213,43 +262,70 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     );
 
     let j = jaeger.as_ref();
+    let otel_name = profile.otel_service_name().unwrap_or_default().to_owned();
+    let no_name = lacks(otel_name.is_empty().then(|| declare("OTel service name (OTEL_SERVICE_NAME) for the service under test", "otel_service_name")));
+    let trace_exp = checks::jaeger::TraceExpectations {
+        service: otel_name.clone(),
+        process_tags: profile.resource_attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        per_handler: 5,
+    };
+    let exp = &trace_exp;
     results.push(
         run_check(PHASE, "jaeger.service", targets, &["jaeger"], async {
-            checks::jaeger::service_present(j.expect("needed"), "fastapi-backend", timeout).await
+            match &no_name {
+                Some(v) => v.clone(),
+                None => checks::jaeger::service_present(j.expect("needed"), &otel_name, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "jaeger.traces", targets, &["jaeger"], async {
-            checks::jaeger::traces_match(j.expect("needed"), r, &checks::jaeger::TraceExpectations::default(), timeout).await
+            match &no_name {
+                Some(v) => v.clone(),
+                None => checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "jaeger.search", targets, &["jaeger"], async {
-            checks::jaeger::traces_searchable(j.expect("needed"), r, &checks::jaeger::TraceExpectations::default(), timeout).await
+            match &no_name {
+                Some(v) => v.clone(),
+                None => checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout).await,
+            }
         })
         .await,
     );
 
     let l = loki.as_ref();
     let container = targets.app_container.clone();
+    let selector = profile.log_selector().unwrap_or_default();
+    let no_labels = lacks(selector.is_empty().then(|| declare("log stream labels for the service under test (Promtail's relabel rules)", "log_labels")));
+    let sel = selector.as_str();
     results.push(
         run_check(PHASE, "loki.stream_labels", targets, &["loki"], async {
-            let expected = [("job", "docker"), ("service", "app"), ("env", "dev"), ("version", "0.1.0")];
-            checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout).await
+            let expected: Vec<(&str, &str)> = profile.log_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            match &no_labels {
+                Some(v) => v.clone(),
+                None => checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "loki.request_lines", targets, &["loki"], async {
-            checks::loki::request_lines_present(l.expect("needed"), r, "{service=\"app\"}", 3, timeout).await
+            match &no_labels {
+                Some(v) => v.clone(),
+                None => checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "loki.only_labelled_containers", targets, &["loki"], async {
-            checks::loki::only_labelled_services(l.expect("needed"), &["app"]).await
+            let shipped: Vec<&str> = profile.shipped_services.iter().map(String::as_str).collect();
+            checks::loki::only_labelled_services(l.expect("needed"), &shipped).await
         })
         .await,
     );
@@ -261,47 +337,69 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     results.push(run_check(PHASE, "grafana.health", targets, &["grafana"], async { checks::grafana::healthy(g.expect("needed"), timeout).await }).await);
     results.push(
         run_check(PHASE, "grafana.datasources", targets, &["grafana"], async {
-            checks::grafana::datasources_provisioned(g.expect("needed"), &checks::grafana::ExpectedDatasource::bundled(), timeout).await
+            let expected: Vec<checks::grafana::ExpectedDatasource> =
+                profile.datasources.iter().map(|d| checks::grafana::ExpectedDatasource::new(&d.uid, &d.kind, &d.url)).collect();
+            checks::grafana::datasources_provisioned(g.expect("needed"), &expected, timeout).await
         })
         .await,
     );
     results.push(
         run_check(PHASE, "grafana.dashboards", targets, &["grafana"], async {
-            checks::grafana::dashboards_provisioned(g.expect("needed"), &["fastapi-overview", "llm-overview"], "FastAPI").await
+            let uids: Vec<&str> = profile.dashboards.iter().map(String::as_str).collect();
+            checks::grafana::dashboards_provisioned(g.expect("needed"), &uids, profile.dashboard_folder.as_deref().unwrap_or("General")).await
         })
         .await,
     );
     let (from, to) = (r.started - Duration::from_secs(300), std::time::SystemTime::now() + Duration::from_secs(60));
     results.push(
         run_check(PHASE, "grafana.ds_query.prometheus", targets, &["grafana"], async {
-            checks::grafana::ds_query_returns_frames(g.expect("needed"), "prometheus", "prometheus", "sum(http_requests_total)", from, to, timeout).await
+            match profile.datasource("prometheus") {
+                Some(d) => checks::grafana::ds_query_returns_frames(g.expect("needed"), &d.uid, "prometheus", "sum(http_requests_total)", from, to, timeout).await,
+                None => Verdict::NotRun { reason: "Grafana provisions no Prometheus datasource".into() },
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "grafana.ds_query.loki", targets, &["grafana"], async {
-            checks::grafana::ds_query_returns_frames(g.expect("needed"), "loki", "loki", "{service=\"app\"}", from, to, timeout).await
+            match (profile.datasource("loki"), &no_labels) {
+                (None, _) => Verdict::NotRun { reason: "Grafana provisions no Loki datasource".into() },
+                (_, Some(v)) => v.clone(),
+                (Some(d), None) => checks::grafana::ds_query_returns_frames(g.expect("needed"), &d.uid, "loki", sel, from, to, timeout).await,
+            }
         })
         .await,
     );
 
     // Grafana's Jaeger datasource against this Jaeger: health, a trace by id, a search.
     let sample = r.trace_ids("/items/{item_id}", "2xx").into_iter().next().or_else(|| r.sent.first().map(|s| s.trace_id.clone())).unwrap_or_default();
+    let jaeger_uid = profile.datasource("jaeger").map(|d| d.uid.clone());
+    let no_jaeger_ds = lacks(jaeger_uid.is_none().then(|| "Grafana provisions no Jaeger datasource".to_owned()));
+    let ju = jaeger_uid.as_deref().unwrap_or_default();
     results.push(
         run_check(PHASE, "grafana.jaeger.health", targets, &["grafana", "jaeger"], async {
-            checks::grafana::datasource_healthy(g.expect("needed"), "jaeger", timeout).await
+            match &no_jaeger_ds {
+                Some(v) => v.clone(),
+                None => checks::grafana::datasource_healthy(g.expect("needed"), ju, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "grafana.jaeger.trace", targets, &["grafana", "jaeger"], async {
-            checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), "jaeger", &sample, from, to, timeout).await
+            match &no_jaeger_ds {
+                Some(v) => v.clone(),
+                None => checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), ju, &sample, from, to, timeout).await,
+            }
         })
         .await,
     );
     results.push(
         run_check(PHASE, "grafana.jaeger.search", targets, &["grafana", "jaeger"], async {
-            checks::grafana::jaeger_search_via_grafana(g.expect("needed"), "jaeger", "fastapi-backend", &sample, from, to, timeout).await
+            match no_jaeger_ds.as_ref().or(no_name.as_ref()) {
+                Some(v) => v.clone(),
+                None => checks::grafana::jaeger_search_via_grafana(g.expect("needed"), ju, &otel_name, &sample, from, to, timeout).await,
+            }
         })
         .await,
     );
@@ -313,7 +411,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     let mut trace_id = None;
     if let Some(p) = p {
         let (start, end) = (r.started - Duration::from_secs(60), std::time::SystemTime::now() + Duration::from_secs(60));
-        let expr = format!("http_request_duration_seconds_bucket{{job={JOB:?}}}");
+        let expr = format!("http_request_duration_seconds_bucket{{job={j_:?}}}");
         if let Ok(seen) = checks::prometheus::exemplar_trace_ids(p, &expr, start, end).await {
             trace_id = seen.into_iter().map(|(_, t)| t).find(|t| sent.contains(t.as_str()));
         }
@@ -322,7 +420,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     results.push(match trace_id {
         Some(id) => {
             let start = Instant::now();
-            let opts = checks::jaeger::CorrelateOptions::for_record(r, timeout);
+            let opts = checks::jaeger::CorrelateOptions::for_record(r, timeout).with_selectors(sel, j_);
             let v = checks::jaeger::correlate(&id, j, l, p, &opts).await;
             CheckResult::new(PHASE, "correlation.trace_id", v, start.elapsed())
         }

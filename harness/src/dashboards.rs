@@ -90,6 +90,8 @@ pub struct ExpandOptions {
     pub window: Duration,
     /// Points per panel (Grafana's `maxDataPoints`, about the panel's width in pixels).
     pub max_data_points: u32,
+    /// The app's scrape job (from the stack profile), for "what the app produced" in failures.
+    pub app_job: String,
 }
 
 impl ExpandOptions {
@@ -98,6 +100,7 @@ impl ExpandOptions {
             scrape_interval,
             window,
             max_data_points: 1000,
+            app_job: String::new(),
         }
     }
 
@@ -107,7 +110,15 @@ impl ExpandOptions {
         acceleration: u32,
         window: Duration,
     ) -> Result<Self, DashboardError> {
-        Ok(Self::new(scrape_interval(stack_dir, acceleration)?, window))
+        let mut o = Self::new(scrape_interval(stack_dir, acceleration)?, window);
+        o.app_job = crate::lint::stack_profile(stack_dir, &[]).ok().and_then(|p| p.job().map(str::to_owned)).unwrap_or_default();
+        Ok(o)
+    }
+
+    /// The app's scrape job, named in failures ("what the app produced").
+    pub fn with_app_job(mut self, job: &str) -> Self {
+        self.app_job = job.to_owned();
+        self
     }
 
     pub fn with_max_data_points(mut self, n: u32) -> Self {
@@ -1001,7 +1012,7 @@ pub async fn live_queries_with_shapes(
     timeout: Duration,
 ) -> (Vec<CheckResult>, Vec<QueryShape>) {
     let step = inventory.options.interval();
-    let job = crate::conformance::JOB;
+    let job = inventory.options.app_job.as_str();
     let checks = inventory.queries.iter().flat_map(|q| {
         let direct = if q.is_prometheus() {
             "prometheus"
@@ -1088,7 +1099,9 @@ pub async fn live_queries_with_shapes(
                 ),
             },
             Err((false, last)) => {
-                let produced = if let Some(p) = prometheus {
+                let produced = if job.is_empty() {
+                    "metrics the app produced: not listed (the stack profile names no scrape job for the app)".to_owned()
+                } else if let Some(p) = prometheus {
                     match produced_metrics(p, job).await {
                         Ok(names) => format!("metrics the app produced (job={job:?}, via Prometheus): {}", fmt_list(&names)),
                         Err(e) => format!("metrics the app produced: could not list them: {e}"),

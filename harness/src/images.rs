@@ -22,8 +22,6 @@ use testcontainers::core::build::build_options::BuildImageOptions;
 use testcontainers::runners::AsyncBuilder;
 use testcontainers::{GenericBuildableImage, Image};
 
-/// Services the air-gapped set can serve.
-pub const AIRGAPPED_SERVICES: [&str; 3] = ["app", "prometheus", "alertmanager"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -229,8 +227,34 @@ fn newest_in_target(name: &str, hint: &str) -> Result<PathBuf, ImageError> {
         .ok_or_else(|| ImageError::MissingInput { what: format!("{name} binary"), path: target.join("debug").join(name), hint: hint.into() })
 }
 
-/// The air-gapped image for `service`, if the set has one.
-pub fn airgapped_image(service: &str) -> Result<Option<BinaryImage>, ImageError> {
+/// What the air-gapped set can stand in for, by what a service *is*, never by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AirgappedKind {
+    /// Marked `obs-harness.role: reference-app`: the workspace's reference app binary.
+    ReferenceApp,
+    /// A `prom/prometheus` image: Debian's Prometheus.
+    Prometheus,
+    /// A `prom/alertmanager` image: Debian's Alertmanager.
+    Alertmanager,
+}
+
+pub const AIRGAPPED_KINDS: [AirgappedKind; 3] = [AirgappedKind::ReferenceApp, AirgappedKind::Prometheus, AirgappedKind::Alertmanager];
+
+/// The air-gapped kind of a compose service, if the set has one.
+pub fn airgapped_kind(plan: &crate::stack::compose::ServicePlan) -> Option<AirgappedKind> {
+    if plan.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app") {
+        return Some(AirgappedKind::ReferenceApp);
+    }
+    let (repo, _) = crate::lint::compat::split_image(&plan.image);
+    match repo.as_str() {
+        "prom/prometheus" => Some(AirgappedKind::Prometheus),
+        "prom/alertmanager" => Some(AirgappedKind::Alertmanager),
+        _ => None,
+    }
+}
+
+/// The air-gapped image of `kind`.
+pub fn airgapped_image(kind: AirgappedKind) -> Result<BinaryImage, ImageError> {
     let share = Path::new("/usr/share/prometheus");
     let need = |path: &str, package: &str| -> Result<PathBuf, ImageError> {
         let p = PathBuf::from(path);
@@ -244,20 +268,19 @@ pub fn airgapped_image(service: &str) -> Result<Option<BinaryImage>, ImageError>
             })
         }
     };
-    Ok(Some(match service {
-        "app" => BinaryImage::from_binary("obs-harness/reference-app", reference_app_binary()?, "/usr/local/bin/reference-app")?,
-        "prometheus" => {
+    Ok(match kind {
+        AirgappedKind::ReferenceApp => BinaryImage::from_binary("obs-harness/reference-app", reference_app_binary()?, "/usr/local/bin/reference-app")?,
+        AirgappedKind::Prometheus => {
             BinaryImage::from_binary("obs-harness/prometheus", need("/usr/bin/prometheus", "prometheus")?, "/bin/prometheus")?
                 .with_path(need("/usr/share/prometheus/web", "prometheus")?, "/usr/share/prometheus/web")
         }
-        "alertmanager" => BinaryImage::from_binary(
+        AirgappedKind::Alertmanager => BinaryImage::from_binary(
             "obs-harness/alertmanager",
             need("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager")?,
             "/bin/alertmanager",
         )?
         .with_path(share.join("alertmanager"), "/usr/share/prometheus/alertmanager"),
-        _ => return Ok(None),
-    }))
+    })
 }
 
 /// `SERVICE=IMAGE` (the `--image` flag of `check`, `stack up` and `lint`).

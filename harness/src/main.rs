@@ -376,16 +376,17 @@ async fn stack(cmd: StackCmd) -> i32 {
 }
 
 async fn build_images() -> i32 {
-    for service in images::AIRGAPPED_SERVICES {
-        let built = match images::airgapped_image(service) {
-            Ok(Some(img)) => img.build().await,
-            Ok(None) => continue,
-            Err(e) => Err(e),
-        };
-        match built {
-            Ok(reference) => println!("{service}: {reference}"),
+    for kind in images::AIRGAPPED_KINDS {
+        match images::airgapped_image(kind) {
+            Ok(img) => match img.build().await {
+                Ok(reference) => println!("{kind:?}: {reference}"),
+                Err(e) => {
+                    eprintln!("obs-harness: {kind:?}: {e}");
+                    return 2;
+                }
+            },
             Err(e) => {
-                eprintln!("obs-harness: {service}: {e}");
+                eprintln!("obs-harness: {kind:?}: {e}");
                 return 2;
             }
         }

@@ -34,6 +34,9 @@ pub struct RunReport {
     pub complete: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lint_findings: Vec<lint::Finding>,
+    /// What the checks expected, as read from the stack (`obs-harness profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::StackProfile>,
 }
 
 impl RunReport {
@@ -47,6 +50,7 @@ impl RunReport {
             checks: Vec::new(),
             complete: false,
             lint_findings: Vec::new(),
+            profile: None,
         }
     }
 

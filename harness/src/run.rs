@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::backends::{AlertmanagerClient, LokiClient, PrometheusClient};
+use crate::backends::{AlertmanagerClient, PrometheusClient};
 use crate::checks::alerts::{self, AlertEndpoints, Cause, CauseTraffic};
 use crate::checks::{self, CheckResult, Verdict};
 use crate::conformance::{self, SignalOptions, Targets};
@@ -42,9 +42,6 @@ pub struct CheckOptions {
     /// Image per service (`--image SERVICE=IMAGE`).
     pub image_overrides: std::collections::BTreeMap<String, String>,
 }
-
-/// The Loki ruler's log-based alert of the bundled stack.
-pub const LOKI_ALERT: &str = "AppErrorLogsHigh";
 
 /// A phase's live progress: a spinner with the elapsed time on a terminal,
 /// a plain line otherwise (CI logs).
@@ -147,7 +144,10 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let mut stack = None;
     let mut targets = match &opts.targets {
         Some(spec) => match Targets::parse(spec) {
-            Ok(t) => t,
+            Ok(t) => match lint::stack_profile(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>()) {
+                Ok(p) => t.with_profile(p),
+                Err(e) => return fail_input(&mut report, "profile", format!("{e} (hint: --target still reads what to expect from --stack)")),
+            },
             Err(e) => return fail_input(&mut report, "targets", format!("--target: {e}")),
         },
         None => {
@@ -182,6 +182,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
             }
         }
     };
+    report.profile = Some(targets.profile.clone());
     write(&report);
 
     // Signals.
@@ -228,7 +229,10 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let p = progress("ruler: Loki ruler rules load, evaluate and fire");
     let t = Instant::now();
     let ruler_timeout = if opts.acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
-    let results = ruler_phase(&targets, &RulerExpectation::bundled(), ruler_timeout).await;
+    let results = match RulerExpectation::for_profile(&targets.profile) {
+        Ok(expect) => ruler_phase(&targets, &expect, ruler_timeout).await,
+        Err(reason) => vec![CheckResult::new("ruler", "ruler", Verdict::NotRun { reason }, Duration::ZERO)],
+    };
     p.done();
     print_results(&results);
     report.add_phase("ruler", t.elapsed(), results);
@@ -283,31 +287,39 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
         prometheus: PrometheusClient::new(prom),
         alertmanager: AlertmanagerClient::new(am),
         webhook: webhook.to_owned(),
-        receiver: crate::webhook::SERVICE.into(),
+        receiver: targets.profile.receiver.clone().unwrap_or_else(|| crate::webhook::SERVICE.into()),
     };
+    let profile = targets.profile.clone();
+    let app_service = profile.app.as_ref().map(|a| a.service.clone()).unwrap_or_else(|| "app".into());
     let rules = match ep.prometheus.rules().await {
         Ok(r) => r,
         Err(e) => return vec![CheckResult::new(PHASE, "alerts", Verdict::Failed { message: e.to_string() }, Duration::ZERO)],
     };
     let mut alert_rules: Vec<(String, f64)> = rules.rules().filter(|(_, r)| r.kind == "alerting").map(|(_, r)| (r.name.clone(), r.duration.unwrap_or(0.0))).collect();
     // Stopping the app goes last: it disturbs everything else.
-    alert_rules.sort_by_key(|(name, _)| (alerts::cause_for(name) == Some(Cause::AppStopped), name.clone()));
+    alert_rules.sort_by_key(|(name, _)| (profile.cause(name) == Some(Cause::AppStopped), name.clone()));
     let scrape = accelerate_secs(15, acceleration);
     let mut out = Vec::new();
-    let uncovered: Vec<&String> = alert_rules.iter().map(|(n, _)| n).filter(|n| alerts::cause_for(n).is_none()).collect();
+    let covered = alert_rules.iter().filter(|(n, _)| profile.cause(n).is_some()).count();
     out.push(CheckResult::new(
         PHASE,
         "alerts.coverage",
-        if uncovered.is_empty() {
-            Verdict::Passed { detail: format!("every one of the {} alert rule(s) has a scenario that fires it", alert_rules.len()) }
-        } else {
-            Verdict::Failed { message: format!("alert rule(s) no scenario can fire: {uncovered:?} (hint: add a cause in checks::alerts::CAUSES)") }
-        },
+        Verdict::Passed { detail: format!("{covered} of the {} alert rule(s) have a cause read from their expression or declared", alert_rules.len()) },
         Duration::ZERO,
     ));
     for (name, for_secs) in alert_rules {
-        let Some(cause) = alerts::cause_for(&name) else { continue };
         let check = format!("alerts.{name}");
+        let Some(cause) = profile.cause(&name) else {
+            let why = profile.alerts.iter().find(|a| a.name == name).map(|a| a.cause_from.clone()).unwrap_or_else(|| "not in the stack's rule files".into());
+            out.push(not_run(
+                &check,
+                format!(
+                    "no cause fires this rule ({why}) (hint: declare it in {} beside the compose file: `causes: {{{name}: error_burst}}`; causes: error_burst, slow_requests, llm_failures, app_stopped)",
+                    crate::profile::OVERRIDE_FILE
+                ),
+            ));
+            continue;
+        };
         if cause == Cause::AppStopped && stack.is_none() {
             out.push(not_run(&check, "stopping the app needs a stack the harness started (not --target)".into()));
             continue;
@@ -320,7 +332,7 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
         let traffic = (cause != Cause::AppStopped).then(|| CauseTraffic::start(cause, &app));
         if cause == Cause::AppStopped {
             if let Some(s) = stack.as_deref_mut() {
-                if let Err(e) = s.stop_service("app").await {
+                if let Err(e) = s.stop_service(&app_service).await {
                     out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed()));
                     continue;
                 }
@@ -333,7 +345,7 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
             }
             None => {
                 if let Some(s) = stack.as_deref_mut() {
-                    if let Err(e) = restart_service(s, targets, "app").await {
+                    if let Err(e) = restart_service(s, targets, &app_service).await {
                         out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed()));
                         continue;
                     }
@@ -374,9 +386,17 @@ pub struct RulerExpectation {
 }
 
 impl RulerExpectation {
-    /// The bundled stack: `AppErrorLogsHigh` routed to the harness's webhook.
-    pub fn bundled() -> Self {
-        Self { alert: LOKI_ALERT.into(), receiver: crate::webhook::SERVICE.into() }
+    /// The stack's first Loki ruler alert with a cause, routed to its receiver.
+    pub fn for_profile(profile: &crate::profile::StackProfile) -> Result<Self, String> {
+        let alert = profile.loki_alerts().find(|a| a.cause.is_some()).ok_or_else(|| {
+            let rules: Vec<String> = profile.loki_alerts().map(|a| format!("{} ({})", a.name, a.cause_from)).collect();
+            format!(
+                "no Loki ruler alert with a cause (rules: {}) (hint: declare one in {}: `causes: {{NAME: error_burst}}`)",
+                if rules.is_empty() { "none".into() } else { rules.join(", ") },
+                crate::profile::OVERRIDE_FILE
+            )
+        })?;
+        Ok(Self { alert: alert.name.clone(), receiver: profile.receiver.clone().unwrap_or_else(|| crate::webhook::SERVICE.into()) })
     }
 }
 
@@ -388,10 +408,13 @@ pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: 
     let Some(loki_url) = targets.url("loki") else {
         return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
     };
-    let loki = LokiClient::new(loki_url).with_tenant(conformance::LOKI_TENANT);
+    let Some(loki) = targets.loki() else {
+        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
+    };
+    let tenant = targets.profile.tenant.clone().unwrap_or_else(|| "(none: Loki without auth)".into());
     let mut out = Vec::new();
     let t = Instant::now();
-    let loaded = Eventually::new(format!("Loki ruler lists rule groups for tenant `{}`", conformance::LOKI_TENANT))
+    let loaded = Eventually::new(format!("Loki ruler lists rule groups for tenant `{tenant}`"))
         .with_timeout(timeout)
         .until(|| async {
             match checks::loki::ruler_groups(&loki).await {

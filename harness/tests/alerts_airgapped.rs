@@ -15,7 +15,8 @@ use obs_harness::stack::{Stack, StackOptions};
 const STAGE_TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn alert_path(alertname: &str) {
-    let cause = alerts::cause_for(alertname).expect("a cause for every bundled alert");
+    let profile = obs_harness::profile::StackProfile::for_compose_file(&obs_harness::stack::bundled_compose_file());
+    let cause = profile.cause(alertname).expect("a cause for every bundled alert");
     let mut stack = Stack::start(StackOptions::airgapped().with_acceleration(obs_harness::accelerate::DEFAULT_FACTOR))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -98,7 +99,8 @@ async fn every_bundled_alert_rule_has_a_cause() {
             }
         })
         .await;
-    let uncovered = alerts::uncovered_rules(&prom).await;
+    let profile = obs_harness::profile::StackProfile::for_compose_file(&obs_harness::stack::bundled_compose_file());
+    let uncovered = alerts::uncovered_rules(&prom, &profile).await;
     stack.teardown().await;
     rules.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(uncovered.unwrap(), Vec::<String>::new(), "alert rules no scenario can fire");

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use obs_harness::checks::Verdict;
 use obs_harness::conformance::Targets;
+use obs_harness::profile::StackProfile;
 use obs_harness::run::{RulerExpectation, ruler_phase};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -48,7 +49,9 @@ async fn recorded_ruler_passes_every_stage() {
     serve(&loki, "/prometheus/api/v1/rules", 200, fixture("loki/3.4.6/45-prometheus-rules.json"), "application/json").await;
     serve(&loki, "/prometheus/api/v1/alerts", 200, fixture("loki/3.4.6/47-prometheus-alerts-firing.json"), "application/json").await;
     let (app, am) = app_and_alertmanager().await;
-    let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri())).unwrap();
+    let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri()))
+        .unwrap()
+        .with_profile(StackProfile { tenant: Some("docker".into()), ..Default::default() });
     let results = ruler_phase(&targets, &expect(), Duration::from_secs(5)).await;
     let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["ruler.rules_loaded", "ruler.rules_healthy", "ruler.AppErrorLogs"]);
@@ -65,7 +68,9 @@ async fn no_rule_groups_and_no_alert_fail_with_what_was_seen() {
     serve(&loki, "/prometheus/api/v1/rules", 200, fixture("loki/3.4.6/71-prometheus-rules-none.json"), "application/json").await;
     serve(&loki, "/prometheus/api/v1/alerts", 200, fixture("loki/3.4.6/72-prometheus-alerts-none.json"), "application/json").await;
     let (app, am) = app_and_alertmanager().await;
-    let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri())).unwrap();
+    let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri()))
+        .unwrap()
+        .with_profile(StackProfile { tenant: Some("docker".into()), ..Default::default() });
     let results = ruler_phase(&targets, &expect(), Duration::from_millis(300)).await;
     let text = |i: usize| match &results[i].verdict {
         Verdict::Failed { message } => message.clone(),

@@ -277,7 +277,7 @@ fn ok(body: serde_json::Value) -> ResponseTemplate {
 
 #[tokio::test]
 async fn empty_panel_fails_naming_panel_dashboard_query_and_produced_metrics() {
-    let opts = ExpandOptions::new(Duration::from_secs(1), Duration::from_secs(120));
+    let opts = ExpandOptions::new(Duration::from_secs(1), Duration::from_secs(120)).with_app_job("fastapi");
     let doc = json!({ "uid": "llm-overview", "title": "LLM Overview", "panels": [
         { "title": "LLM errors per second by reason", "datasource": { "type": "prometheus", "uid": "prometheus" },
           "targets": [{ "refId": "A", "expr": "sum by (reason) (rate(llm_errors_total[$__rate_interval]))" }] },

@@ -106,7 +106,8 @@ async fn upstream_loki_streams_lines_and_tenant() {
 async fn upstream_loki_ruler_rules_load_evaluate_and_fire() {
     let results = with_stack(loki_set(), |state| async move {
         let targets = Targets::from_state(&state);
-        obs_harness::run::ruler_phase(&targets, &obs_harness::run::RulerExpectation::bundled(), std::time::Duration::from_secs(120)).await
+        let expect = obs_harness::run::RulerExpectation::for_profile(&targets.profile).unwrap_or_else(|e| panic!("{e}"));
+        obs_harness::run::ruler_phase(&targets, &expect, std::time::Duration::from_secs(120)).await
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));

@@ -3,8 +3,9 @@
 //! to the webhook receiver the harness hosts, then back to resolved once the
 //! cause stops.
 //!
-//! Each alert rule loaded in Prometheus is matched to a [`Cause`] by name; a
-//! rule no cause can fire is reported as such ([`uncovered_rules`]).
+//! Each alert rule's [`Cause`] is read from what its expression measures
+//! ([`crate::profile::cause_of`], in the stack profile), never from its name;
+//! a rule no cause fits is reported as such ([`uncovered_rules`]).
 
 use std::time::{Duration, Instant};
 
@@ -28,26 +29,14 @@ pub enum Cause {
     AppStopped,
 }
 
-/// The cause that fires each alert of the bundled stack.
-pub const CAUSES: &[(&str, Cause)] = &[
-    ("HighErrorRate", Cause::ErrorBurst),
-    ("HighLatencyP95", Cause::SlowRequests),
-    ("LLMHighErrorRate", Cause::LlmFailures),
-    ("FastAPIDown", Cause::AppStopped),
-];
-
-pub fn cause_for(alertname: &str) -> Option<Cause> {
-    CAUSES.iter().find(|(a, _)| *a == alertname).map(|(_, c)| *c)
-}
-
-/// Alert rules Prometheus has loaded that no cause can fire.
-pub async fn uncovered_rules(prometheus: &PrometheusClient) -> Result<Vec<String>, String> {
+/// Alert rules Prometheus has loaded that no cause in `profile` can fire.
+pub async fn uncovered_rules(prometheus: &PrometheusClient, profile: &crate::profile::StackProfile) -> Result<Vec<String>, String> {
     let rules = prometheus.rules().await.map_err(|e| e.to_string())?;
     Ok(rules
         .rules()
         .filter(|(_, r)| r.kind == "alerting")
         .map(|(_, r)| r.name.clone())
-        .filter(|name| cause_for(name).is_none())
+        .filter(|name| profile.cause(name).is_none())
         .collect())
 }
 

@@ -248,6 +248,13 @@ impl CorrelateOptions {
         let (start, end) = super::prometheus::record_window(record);
         Self { loki_selector: "{service=\"app\"}".into(), job: "fastapi".into(), start, end, timeout }
     }
+
+    /// The stack's own Loki selector and Prometheus job.
+    pub fn with_selectors(mut self, loki_selector: &str, job: &str) -> Self {
+        self.loki_selector = loki_selector.to_owned();
+        self.job = job.to_owned();
+        self
+    }
 }
 
 /// The same trace id in Jaeger, in a Loki log line, and on a Prometheus

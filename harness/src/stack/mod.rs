@@ -132,8 +132,8 @@ impl StackOptions {
     pub fn with_selection(self, services: Option<Vec<String>>) -> Self {
         match (services, self.images) {
             (Some(s), _) => self.with_services(s),
-            (None, ImageMode::Airgapped) => self.with_services(images::AIRGAPPED_SERVICES.iter().map(|s| s.to_string())),
-            (None, ImageMode::Upstream) => self,
+            // The air-gapped set is chosen by kind once the compose file is read (`Stack::start`).
+            (None, _) => self,
         }
     }
 
@@ -300,6 +300,9 @@ impl Stack {
         let mut project = ComposeProject::load(&options.compose_file)?;
         let mut selected = match &options.services {
             Some(s) => project.select(s)?,
+            None if options.images == ImageMode::Airgapped => {
+                project.services.values().filter(|p| images::airgapped_kind(p).is_some()).map(|p| p.name.clone()).collect()
+            }
             None => project.service_names(),
         };
         if options.webhook && selected.iter().any(|s| s == "alertmanager") && !project.services.contains_key(crate::webhook::SERVICE) {
@@ -673,10 +676,22 @@ async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, St
     }
     // A service compose would build (the reference app) runs from the same
     // binary built by the workspace, in either image mode.
-    if mode == ImageMode::Airgapped || plan.has_build {
-        if let Some(image) = images::airgapped_image(&plan.name)? {
-            return Ok(image.build().await?);
-        }
+    let kind = images::airgapped_kind(plan);
+    if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || *k == images::AirgappedKind::ReferenceApp) {
+        return Ok(images::airgapped_image(kind)?.build().await?);
+    }
+    if plan.has_build {
+        return Err(StackError::Start {
+            service: plan.name.clone(),
+            image: plan.image.clone(),
+            detail: "has a `build:` section, and the harness does not build compose images".into(),
+            hint: format!(
+                "build and tag `{}` first, pass --image {}=IMAGE, or mark it `{}: reference-app` to run the reference app in its place",
+                plan.image,
+                plan.name,
+                crate::profile::ROLE_LABEL
+            ),
+        });
     }
     Ok(plan.image.clone())
 }
