@@ -187,13 +187,17 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
         .collect())
 }
 
-/// Where the reference-app binary is: `OBS_APP_BIN`, else the workspace's
+/// Where the reference-app binary is: `OBS_APP_BIN`, else beside this
+/// executable (both installed with `cargo install`), else the workspace's
 /// newest `target/{debug,release}/reference-app`.
 pub fn reference_app_binary() -> Result<PathBuf, ImageError> {
     if let Ok(p) = std::env::var("OBS_APP_BIN") {
         return Ok(PathBuf::from(p));
     }
-    newest_in_target("reference-app", "run `cargo build -p reference-app` or set OBS_APP_BIN")
+    if let Some(beside) = std::env::current_exe().ok().and_then(|me| me.parent().map(|d| d.join("reference-app"))).filter(|p| p.is_file()) {
+        return Ok(beside);
+    }
+    newest_in_target("reference-app", "run `cargo build -p reference-app` (or `cargo install --path app`), or set OBS_APP_BIN")
 }
 
 /// The `obs-harness` binary: `OBS_HARNESS_BIN`, this executable when it is

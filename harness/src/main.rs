@@ -62,7 +62,7 @@ enum Cmd {
 #[derive(clap::Args, Clone)]
 struct StackSelect {
     /// Compose file to start.
-    #[arg(long, default_value_os_t = obs_harness::stack::bundled_compose_file())]
+    #[arg(long, default_value = "stack/docker-compose.yml")]
     compose: PathBuf,
     /// Services to start, comma separated (default: all of the compose file).
     ///
@@ -133,12 +133,12 @@ struct CheckArgs {
     /// Stack directory (compose file and every config).
     ///
     /// Example: --stack ./my-stack
-    #[arg(long, default_value_os_t = obs_harness::stack::bundled_compose_file().parent().map(|p| p.to_path_buf()).unwrap_or_default())]
+    #[arg(long, default_value = "stack")]
     stack: PathBuf,
     /// Compose file (default: <STACK>/docker-compose.yml).
     #[arg(long)]
     compose: Option<PathBuf>,
-    /// Services to start, comma separated (default: all; with --images airgapped: app,prometheus,alertmanager).
+    /// Services to start, comma separated (default: all; with --images airgapped: those the air-gapped set stands in for: the service marked obs-harness.role: reference-app and the prom/prometheus and prom/alertmanager images).
     ///
     /// Example: --services app,prometheus,alertmanager
     #[arg(long, value_delimiter = ',')]
@@ -239,12 +239,7 @@ enum ImagesCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Cmd::Lint(mut args) => {
-            if args.catalogue.is_none() {
-                args.catalogue = obs_harness::run::catalogue_for(&args.stack_dir);
-            }
-            obs_harness::lint::lint_main(args)
-        }
+        Cmd::Lint(args) => obs_harness::lint::lint_main(args),
         Cmd::Profile { stack_dir, compose_files } => match obs_harness::lint::stack_profile(&stack_dir, &compose_files) {
             Ok(p) => {
                 println!("{}", serde_json::to_string_pretty(&p).expect("profile serialises"));

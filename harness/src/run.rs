@@ -109,9 +109,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     if !opts.skip_lint {
         let p = progress("lint: static gate");
         let t = Instant::now();
-        let catalogue = catalogue_for(&opts.stack_dir);
         let lopts = lint::LintOptions {
-            catalogue,
             external: true,
             compose_files: opts.compose.iter().cloned().collect(),
             images: opts.image_overrides.clone(),
@@ -251,17 +249,6 @@ pub async fn check(opts: CheckOptions) -> i32 {
         print!("{}", report.github_annotations(&opts.stack_dir));
     }
     report.exit_code()
-}
-
-/// The metric catalogue for `stack_dir`: the reference app's exposition
-/// (checked in, kept honest by a test) when it is the bundled stack, else none.
-pub fn catalogue_for(stack_dir: &std::path::Path) -> Option<PathBuf> {
-    let bundled = crate::stack::bundled_compose_file().parent()?.canonicalize().ok()?;
-    if stack_dir.canonicalize().ok()? != bundled {
-        return None;
-    }
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalogue/reference-app.prom");
-    p.is_file().then_some(p)
 }
 
 /// Restarts `service` of `stack` and points `targets` at its new endpoints

@@ -56,7 +56,12 @@ fn default_concurrency() -> usize {
 impl Scenario {
     pub fn load(path: &Path) -> Result<Self, TrafficError> {
         let text = std::fs::read_to_string(path).map_err(|source| TrafficError::Read { path: path.to_owned(), source })?;
-        let s: Scenario = serde_yaml::from_str(&text).map_err(|e| {
+        Self::parse(&text, path)
+    }
+
+    /// A scenario from its YAML `text` (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, TrafficError> {
+        let s: Scenario = serde_yaml::from_str(text).map_err(|e| {
             let loc = e.location();
             TrafficError::Parse {
                 path: path.to_owned(),
@@ -69,9 +74,9 @@ impl Scenario {
         Ok(s)
     }
 
-    /// The bundled default scenario.
+    /// The default scenario (`fixtures/scenarios/default.yaml`, built into the binary).
     pub fn default_scenario() -> Self {
-        Self::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios/default.yaml"))
+        Self::parse(include_str!("../../fixtures/scenarios/default.yaml"), Path::new("<built-in default scenario>"))
             .expect("bundled scenario is valid")
     }
 

@@ -3,6 +3,10 @@
 //! (`job`, `instance` on every series; `up`, `scrape_*`), plus recording-rule outputs
 //! and `ALERTS`.
 
+/// The reference app's exposition (`fixtures/catalogue/reference-app.prom`, kept
+/// honest by `lint_catalogue`), built into the binary.
+pub const REFERENCE_APP: &str = include_str!("../../../fixtures/catalogue/reference-app.prom");
+
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Metric name -> label names.

@@ -29,7 +29,8 @@
 //!      `<rules dir>/<tenant>/` directory must agree; the tenant most of them name is
 //!      the reference and each one that differs is reported where it is set.
 //! 3. **queries** — PromQL in dashboards and Prometheus rule files ([`promql`]:
-//!    `promql-parse-error`, `promql-unknown-metric`, `promql-unknown-label` against the
+//!    `promql-parse-error`, `promql-unknown-job` (a `job="…"` no scrape config
+//!    defines), `promql-unknown-metric`, `promql-unknown-label` against the
 //!    [`catalogue`] when one is given), LogQL in Loki-datasource targets and Loki ruler
 //!    files ([`logql`]: `logql-parse-error`).
 //! 4. **external tools** — [`external`]: `promtool-check-config`, `promtool-check-rules`,
@@ -94,6 +95,8 @@ pub enum Profile {
 pub struct LintOptions {
     pub profile: Profile,
     /// Prometheus text exposition of the scraped app; metric/label checks need it.
+    /// Default: the reference app's (built in) when the stack marks its service
+    /// under test `obs-harness.role: reference-app`, else none.
     pub catalogue: Option<PathBuf>,
     /// Run promtool/amtool when on PATH.
     pub external: bool,
@@ -245,6 +248,12 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
                     .with_scrape_labels(),
             )
         }
+        // A stack whose service under test is the reference app: its exposition, built in.
+        None if stack.compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")) => Some(
+            Catalogue::parse_exposition(catalogue::REFERENCE_APP)
+                .map_err(|m| LintError::Catalogue { path: PathBuf::from("<built-in reference-app catalogue>"), message: m })?
+                .with_scrape_labels(),
+        ),
         None => None,
     };
     report.timings.parse = t0.elapsed();
@@ -1154,6 +1163,21 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
                     None,
                 )),
                 Ok(ast) => {
+                    // A job no scrape config defines selects nothing, ever.
+                    if let Some(p) = &st.prom {
+                        let jobs: Vec<&str> = p.cfg.scrape_configs.iter().map(|sc| sc.job_name.as_str()).collect();
+                        for job in promql::equality_values(&ast, "job") {
+                            if !jobs.contains(&job.as_str()) && !job.contains('$') {
+                                report.findings.push(finding(
+                                    file,
+                                    line,
+                                    "promql-unknown-job",
+                                    format!("{origin}: `job=\"{job}\"` names no scrape job of {} (jobs: {})", p.rel, jobs.join(", ")),
+                                    Some(format!("rename the job here, or add `job_name: {job}` to {}: a rename must reach both ends", p.rel)),
+                                ));
+                            }
+                        }
+                    }
                     if let Some(cat) = &catalogue {
                         for i in promql::check_catalogue(&ast, cat) {
                             report.findings.push(finding(

@@ -357,20 +357,34 @@ fn metric_name(e: &Expr) -> Option<String> {
 }
 
 fn collect_names(e: &Expr, names: &mut BTreeSet<String>) {
+    visit_selectors(e, &mut |vs| names.extend(selector_name(vs)));
+}
+
+/// Calls `f` on every vector selector of `e` (matrix selectors included).
+fn visit_selectors(e: &Expr, f: &mut dyn FnMut(&parser::VectorSelector)) {
     match e {
-        Expr::VectorSelector(vs) => names.extend(selector_name(vs)),
-        Expr::MatrixSelector(ms) => names.extend(selector_name(&ms.vs)),
-        Expr::Aggregate(a) => collect_names(&a.expr, names),
-        Expr::Unary(u) => collect_names(&u.expr, names),
-        Expr::Paren(p) => collect_names(&p.expr, names),
-        Expr::Subquery(s) => collect_names(&s.expr, names),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_names(a, names)),
+        Expr::VectorSelector(vs) => f(vs),
+        Expr::MatrixSelector(ms) => f(&ms.vs),
+        Expr::Aggregate(a) => visit_selectors(&a.expr, f),
+        Expr::Unary(u) => visit_selectors(&u.expr, f),
+        Expr::Paren(p) => visit_selectors(&p.expr, f),
+        Expr::Subquery(s) => visit_selectors(&s.expr, f),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| visit_selectors(a, f)),
         Expr::Binary(b) => {
-            collect_names(&b.lhs, names);
-            collect_names(&b.rhs, names);
+            visit_selectors(&b.lhs, f);
+            visit_selectors(&b.rhs, f);
         }
         _ => {}
     }
+}
+
+/// Values an equality matcher `label="value"` selects anywhere in `e`.
+pub fn equality_values(e: &Expr, label: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    visit_selectors(e, &mut |vs| {
+        out.extend(vs.matchers.matchers.iter().filter(|m| m.name == label && matches!(m.op, MatchOp::Equal)).map(|m| m.value.clone()))
+    });
+    out
 }
 
 fn selector_name(vs: &parser::VectorSelector) -> Option<String> {
