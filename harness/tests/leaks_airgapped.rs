@@ -77,6 +77,7 @@ async fn sigint_during_start_up_leaves_nothing_behind() {
     let child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
         .args(["stack", "keep", "--images", "airgapped", "--state"])
         .arg(&state)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env_remove("OBS_STACK_STATE")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

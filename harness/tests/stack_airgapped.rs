@@ -209,3 +209,51 @@ async fn airgapped_restart_moves_the_run_to_the_new_endpoint() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// A compose service with a `build:` section is built from its context, as
+/// `docker compose build` would, when its base image is available (here the
+/// air-gapped Prometheus image, so no pull is needed); with a base that
+/// cannot be had the start stops with exit code 2, the service and a hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn airgapped_compose_build_sections_are_built_from_their_context() {
+    use obs_harness::images::{AirgappedKind, airgapped_image};
+    let base = airgapped_image(AirgappedKind::Prometheus).unwrap().build().await.unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("svc")).unwrap();
+    std::fs::write(dir.path().join("svc/prometheus.yml"), "global:\n  scrape_interval: 5s\n").unwrap();
+    std::fs::write(dir.path().join("svc/Dockerfile"), format!("FROM {base}\nCOPY prometheus.yml /etc/built/prometheus.yml\n")).unwrap();
+    let compose = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &compose,
+        "services:\n  built:\n    build: ./svc\n    command: [\"--config.file=/etc/built/prometheus.yml\", \"--storage.tsdb.path=/tmp/data\"]\n    ports: [\"9090\"]\n",
+    )
+    .unwrap();
+    let mut stack = Stack::start(StackOptions::new(&compose)).await.unwrap_or_else(|e| panic!("{e}"));
+    let run = stack.state.run_id.clone();
+    let url = stack.state.url("built", 9090);
+    let ready = async {
+        let url = url.expect("port 9090 published");
+        let client = reqwest::Client::new();
+        Eventually::new("the built service answers /-/ready")
+            .with_timeout(Duration::from_secs(30))
+            .until(|| async {
+                match client.get(format!("{url}/-/ready")).send().await {
+                    Ok(r) if r.status().is_success() => Poll::Ready(()),
+                    Ok(r) => Poll::Pending(r.status().to_string()),
+                    Err(e) => Poll::Pending(e.to_string()),
+                }
+            })
+            .await
+    }
+    .await;
+    stack.teardown().await;
+    assert_eq!(leftovers(&run).await, (0, 0, 0));
+    ready.unwrap_or_else(|e| panic!("{e}"));
+
+    std::fs::write(dir.path().join("svc/Dockerfile"), "FROM registry.invalid/obs-harness/none:1\n").unwrap();
+    std::fs::write(&compose, "services:\n  built:\n    build: ./svc\n    image: built-nope:1\n").unwrap();
+    let e = Stack::start(StackOptions::new(&compose)).await.err().expect("a base that cannot be pulled fails the start");
+    assert_eq!(obs_harness::stack::keeper::exit_code(&e), 2);
+    let msg = e.to_string();
+    assert!(msg.contains("built") && msg.contains("building it from") && msg.contains("--image built=IMAGE"), "{msg}");
+}

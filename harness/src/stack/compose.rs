@@ -68,6 +68,15 @@ pub struct ServicePlan {
     pub healthcheck: Option<HealthcheckPlan>,
     /// The service has a `build:` section (its image is built, not pulled).
     pub has_build: bool,
+    /// Its build: context directory and Dockerfile (relative to the context).
+    pub build: Option<BuildPlan>,
+}
+
+/// A compose `build:` section, resolved against the compose file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildPlan {
+    pub context: PathBuf,
+    pub dockerfile: String,
 }
 
 /// A parsed compose project.
@@ -157,9 +166,24 @@ fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result
         problem,
         hint: hint.to_owned(),
     };
-    let image = s.image.clone().ok_or_else(|| {
-        problem("has no `image`".into(), "add `image:`, or set OBS_IMAGE_<SERVICE>, or use --images airgapped")
-    })?;
+    let build = s.build_.as_ref().map(|b| match b {
+        dct::BuildStep::Simple(c) => BuildPlan { context: base.join(c), dockerfile: "Dockerfile".into() },
+        dct::BuildStep::Advanced(a) => {
+            BuildPlan { context: base.join(&a.context), dockerfile: a.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()) }
+        }
+    });
+    // Compose names a built image `<project>-<service>` when `image:` is absent.
+    // (the project name: the directory's, lower case, only `[a-z0-9_-]`, starting alphanumeric).
+    let project: String = base.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let project = match project.trim_start_matches(['_', '-']) {
+        "" => "stack".to_owned(),
+        p => p.to_owned(),
+    };
+    let image = match (&s.image, &build) {
+        (Some(i), _) => i.clone(),
+        (None, Some(_)) => format!("{project}-{name}:latest"),
+        (None, None) => return Err(problem("has no `image`".into(), "add `image:`, or set OBS_IMAGE_<SERVICE>, or use --images airgapped")),
+    };
     let mut env = BTreeMap::new();
     match &s.environment {
         dct::Environment::List(items) => {
@@ -266,7 +290,8 @@ fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result
         mounts,
         depends_on,
         healthcheck: healthcheck.filter(|h| h.test.first().map(String::as_str) != Some("NONE")),
-        has_build: s.build_.is_some(),
+        has_build: build.is_some(),
+        build,
     })
 }
 

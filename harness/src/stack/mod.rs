@@ -644,6 +644,7 @@ fn webhook_plan() -> ServicePlan {
         depends_on: Vec::new(),
         healthcheck: None,
         has_build: false,
+        build: None,
     }
 }
 
@@ -680,20 +681,41 @@ async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, St
     if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || *k == images::AirgappedKind::ReferenceApp) {
         return Ok(images::airgapped_image(kind)?.build().await?);
     }
-    if plan.has_build {
-        return Err(StackError::Start {
-            service: plan.name.clone(),
-            image: plan.image.clone(),
-            detail: "has a `build:` section, and the harness does not build compose images".into(),
-            hint: format!(
-                "build and tag `{}` first, pass --image {}=IMAGE, or mark it `{}: reference-app` to run the reference app in its place",
-                plan.image,
-                plan.name,
-                crate::profile::ROLE_LABEL
-            ),
-        });
+    if let Some(build) = &plan.build {
+        return build_service(plan, build).await;
     }
     Ok(plan.image.clone())
+}
+
+/// Builds a compose service's image from its context, as `docker compose
+/// build` would; its base images must exist locally or be pullable.
+async fn build_service(plan: &ServicePlan, build: &compose::BuildPlan) -> Result<String, StackError> {
+    let fail = |detail: String| StackError::Start {
+        service: plan.name.clone(),
+        image: plan.image.clone(),
+        detail,
+        hint: format!(
+            "make its base images available (a registry, or `docker load`), or build and tag `{}` yourself and pass --image {}=IMAGE; mark it `{}: reference-app` to run the reference app in its place",
+            plan.image,
+            plan.name,
+            crate::profile::ROLE_LABEL
+        ),
+    };
+    if !build.context.is_dir() {
+        return Err(fail(format!("its build context {} is not a directory", build.context.display())));
+    }
+    let (name, tag) = match plan.image.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n.to_owned(), t.to_owned()),
+        _ => (plan.image.clone(), "latest".to_owned()),
+    };
+    let image = testcontainers::GenericBuildableImage::new(name, tag)
+        .with_dockerfile(build.context.join(&build.dockerfile))
+        .with_file(build.context.clone(), ".");
+    use testcontainers::runners::AsyncBuilder;
+    match image.build_image().await {
+        Ok(_) => Ok(plan.image.clone()),
+        Err(e) => Err(fail(format!("building it from {} failed: {e}", build.context.display()))),
+    }
 }
 
 async fn wait_ready(docker: &Docker, service: &str, svc: &ServiceState, probe: &Probe, timeout: Duration) -> Result<(), StackError> {
