@@ -128,6 +128,17 @@ impl StackProfile {
         self.alerts.iter().filter(|a| a.source == "loki")
     }
 
+    /// Causes a scenario file declares win over those read from expressions.
+    pub fn with_declared_causes(mut self, causes: &BTreeMap<String, Cause>) -> Self {
+        for a in &mut self.alerts {
+            if let Some(c) = causes.get(&a.name) {
+                a.cause = Some(*c);
+                a.cause_from = "scenario".into();
+            }
+        }
+        self
+    }
+
     /// The profile of the stack whose compose file is `compose`; empty (every
     /// expectation "not derived") when it cannot be read.
     pub fn for_compose_file(compose: &Path) -> Self {

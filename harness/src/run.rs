@@ -180,6 +180,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
             }
         }
     };
+    targets.profile = std::mem::take(&mut targets.profile).with_declared_causes(&scenario.causes);
     report.profile = Some(targets.profile.clone());
     write(&report);
 
@@ -256,7 +257,8 @@ pub async fn check(opts: CheckOptions) -> i32 {
 /// after a restart must use this, never an address taken before it.
 pub async fn restart_service(stack: &mut Stack, targets: &mut Targets, service: &str) -> Result<(), crate::stack::StackError> {
     let restarted = stack.restart_service(service).await;
-    *targets = Targets::from_state(&stack.state);
+    let profile = std::mem::take(&mut targets.profile);
+    *targets = Targets::from_state(&stack.state).with_profile(profile);
     restarted
 }
 

@@ -47,6 +47,10 @@ pub struct Scenario {
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     pub steps: Vec<Step>,
+    /// Causes for alert rules whose expression fits no known cause:
+    /// alert name -> `error_burst` | `slow_requests` | `llm_failures` | `app_stopped`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub causes: std::collections::BTreeMap<String, crate::checks::alerts::Cause>,
 }
 
 fn default_concurrency() -> usize {

@@ -269,3 +269,25 @@ fn live_renamed_stack_passes_the_check() {
     }
     assert_eq!(report["profile"]["tenant"], "team-a");
 }
+
+/// A rule whose expression fits no known cause: its cause can be declared in
+/// the scenario file; without one it is reported not run with a hint, never failed.
+#[test]
+fn an_unknown_rule_is_not_run_unless_its_cause_is_declared() {
+    let d = changed(&[&Change {
+        name: "a disk alert",
+        edits: &[("prometheus/rules/alerts.yml", "  - name: fastapi-alerts\n    rules:\n", "  - name: fastapi-alerts\n    rules:\n      - alert: DiskFull\n        expr: node_filesystem_avail_bytes < 1e9\n")],
+        moves: &[],
+    }]);
+    let p = profile(d.path());
+    let disk = p.alerts.iter().find(|a| a.name == "DiskFull").unwrap();
+    assert!(disk.cause.is_none() && disk.cause_from.contains("node_filesystem_avail_bytes"), "{disk:?}");
+    let scenario = obs_harness::traffic::Scenario::parse(
+        "name: with-causes\nsteps: [{method: GET, path: /items/1}]\ncauses:\n  DiskFull: app_stopped\n",
+        Path::new("scenario.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = p.with_declared_causes(&scenario.causes);
+    assert_eq!(p.cause("DiskFull"), Some(Cause::AppStopped));
+    assert_eq!(p.alerts.iter().find(|a| a.name == "DiskFull").unwrap().cause_from, "scenario");
+}
