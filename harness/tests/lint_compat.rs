@@ -3,21 +3,12 @@
 //! is about, at the line that makes the combination, with its hint and
 //! source; the bundled pins are clean.
 
+mod common;
+use common::{copy_dir, stack_dir};
+
 use obs_harness::lint::{self, LintOptions, Severity};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn stack_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.path().is_dir() { copy_dir(&e.path(), &dst) } else { std::fs::copy(e.path(), &dst).map(|_| ()).unwrap() }
-    }
-}
 
 /// A copy of the bundled stack with textual edits (first occurrence each).
 fn edited(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {

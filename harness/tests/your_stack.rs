@@ -6,6 +6,9 @@
 //! The live run of all the renames together is `live_renamed_stack_passes_the_check`;
 //! the installed binary runs from an unrelated directory.
 
+mod common;
+use common::{copy_dir, stack_dir};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,18 +16,6 @@ use obs_harness::checks::alerts::Cause;
 use obs_harness::lint::{self, LintOptions};
 use obs_harness::profile::StackProfile;
 
-fn stack_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.path().is_dir() { copy_dir(&e.path(), &dst) } else { std::fs::copy(e.path(), &dst).map(|_| ()).unwrap() }
-    }
-}
 
 /// One valid change: `(file, from, to)` replaced everywhere in that file
 /// (`*` = every file of the stack), plus directory moves.
