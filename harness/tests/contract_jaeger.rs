@@ -118,7 +118,7 @@ const NONE: &str = "4bf92f3577b34da6a3ce929d0e0e4739";
 /// The client reads upstream's own api_v3 bodies: the v2.20.0 gateway
 /// snapshots and the real HotROD capture.
 #[tokio::test]
-async fn reads_upstream_api_v3_bodies() {
+async fn shapes_client_reads_upstream_api_v3_bodies() {
     let server = MockServer::start().await;
     let body = |rel: &str| ResponseTemplate::new(200).set_body_raw(upstream(rel), "application/json");
     Mock::given(path("/api/v3/services")).respond_with(body("jaeger-api-v3/GetServices.json")).mount(&server).await;
@@ -162,7 +162,7 @@ async fn reads_upstream_api_v3_bodies() {
 /// in upstream's real capture or gateway snapshots: the fixtures are in the
 /// real shape, not one of our own.
 #[test]
-fn fixtures_use_only_keys_of_the_real_shapes() {
+fn shapes_fixtures_use_only_keys_of_the_real_shapes() {
     fn paths(v: &serde_json::Value, at: &str, out: &mut BTreeSet<String>) {
         match v {
             serde_json::Value::Object(m) => {
