@@ -118,8 +118,14 @@ fn without_catalogue_the_metric_check_is_skipped() {
         catalogue: None,
         ..opts(false)
     };
+    // The bundled stack marks its app `obs-harness.role: reference-app`: the built-in catalogue applies.
     let r = lint::lint(&stack_dir(), &o).unwrap();
     assert!(r.findings.is_empty());
+    assert!(!r.skipped.iter().any(|s| s.name == "metric catalogue"), "{:?}", r.skipped);
+    // An app of the user's own: no catalogue is known, and the check says so.
+    let d = broken("docker-compose.yml", "      obs-harness.role: reference-app\n", "");
+    let r = lint::lint(d.path(), &o).unwrap();
+    assert!(r.findings.is_empty(), "{}", r.render_text());
     assert!(r.skipped.iter().any(|s| s.name == "metric catalogue"));
 }
 

@@ -322,7 +322,8 @@ impl Stack {
         let mut stack = Stack {
             state: StackState {
                 run_id: run_id.clone(),
-                compose_file: options.compose_file.clone(),
+                // Absolute: whoever reads the state (tests, `--target`) may run elsewhere.
+                compose_file: std::path::absolute(&options.compose_file).unwrap_or_else(|_| options.compose_file.clone()),
                 images: options.images,
                 network: network.clone(),
                 services: BTreeMap::new(),
