@@ -26,6 +26,9 @@ pub struct Targets {
     pub app_container: String,
     /// What the stack says the checks must expect.
     pub profile: StackProfile,
+    /// Backends (or links) a failed check showed to be broken: `name ->
+    /// "blocked by `check`: message"`. Checks that need them are not run.
+    pub blocked: BTreeMap<String, String>,
 }
 
 /// The hint when the profile lacks an expectation.
@@ -81,6 +84,21 @@ impl Targets {
         self
     }
 
+    /// Marks what the signal phase's `results` showed broken, so later phases
+    /// report their dependents as blocked instead of waiting: a backend that
+    /// could not be reached, and the app's scrape target (link `app-scrape`).
+    pub fn block_from(&mut self, results: &[CheckResult]) {
+        for r in results {
+            let Verdict::Failed { message } = &r.verdict else { continue };
+            let reason = format!("blocked by `{}`: {message}", r.name);
+            if let Some(backend) = r.name.strip_prefix("reachability.") {
+                self.blocked.insert(backend.to_owned(), reason);
+            } else if r.name.starts_with("prometheus.target_up.") && r.name != "prometheus.target_up.otel-collector" {
+                self.blocked.insert("app-scrape".to_owned(), reason);
+            }
+        }
+    }
+
     /// `prometheus=URL,loki=URL,...` for a stack that is already running.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut t = Targets::default();
@@ -127,14 +145,71 @@ impl Targets {
     }
 }
 
-/// Runs `check` unless one of `needs` is missing; times it.
+/// Checks on one backend, run one after another.
+type Checks<'a> = Vec<std::pin::Pin<Box<dyn Future<Output = CheckResult> + 'a>>>;
+
+async fn in_order(checks: Checks<'_>) -> Vec<CheckResult> {
+    let mut out = Vec::with_capacity(checks.len());
+    for c in checks {
+        out.push(c.await);
+    }
+    out
+}
+
+/// Runs `check` unless one of `needs` is missing or blocked; times it.
 pub async fn run_check<F: Future<Output = Verdict>>(phase: &str, name: &str, targets: &Targets, needs: &[&str], check: F) -> CheckResult {
     if let Some(missing) = needs.iter().find(|n| targets.url(n).is_none()) {
         return CheckResult::new(phase, name, Verdict::NotRun { reason: targets.reason(missing) }, Duration::ZERO);
     }
+    if let Some(reason) = needs.iter().find_map(|n| targets.blocked.get(*n)) {
+        return CheckResult::new(phase, name, Verdict::NotRun { reason: reason.clone() }, Duration::ZERO);
+    }
     let start = Instant::now();
     let verdict = check.await;
     CheckResult::new(phase, name, verdict, start.elapsed())
+}
+
+/// Reachability first: one request to each backend of the run. A refused
+/// connection, a DNS failure or no answer at all is a verdict on its own
+/// (`reachability.<backend>` failed), and every check that needs that
+/// backend is then reported *not run: blocked by* it, without waiting.
+pub async fn reachability(targets: &mut Targets) -> Vec<CheckResult> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("reqwest client");
+    let probes = targets.urls.clone().into_iter().filter(|(name, _)| name != "webhook").map(|(name, url)| {
+        let client = client.clone();
+        async move {
+            let start = Instant::now();
+            let verdict = match client.get(&url).send().await {
+                Ok(r) => Verdict::Passed { detail: format!("{name} at {url} answers (HTTP {})", r.status().as_u16()) },
+                Err(e) => {
+                    let what = if e.is_connect() {
+                        "refused the connection (or its host does not resolve)"
+                    } else if e.is_timeout() {
+                        "did not answer within 5 s"
+                    } else {
+                        "could not be reached"
+                    };
+                    let mut chain = String::new();
+                    let mut src: Option<&dyn std::error::Error> = Some(&e);
+                    while let Some(err) = src {
+                        chain = err.to_string();
+                        src = err.source();
+                    }
+                    Verdict::Failed { message: format!("{name} at {url} {what}: {chain} (hint: is the service running and the URL its published port?)") }
+                }
+            };
+            let check = CheckResult::new("signals", &format!("reachability.{name}"), verdict, start.elapsed());
+            (name, check)
+        }
+    });
+    let mut out = Vec::new();
+    for (name, r) in futures::future::join_all(probes).await {
+        if let Verdict::Failed { message } = &r.verdict {
+            targets.blocked.insert(name.clone(), format!("blocked by `reachability.{name}`: {message}"));
+        }
+        out.push(r);
+    }
+    out
 }
 
 /// Options of the signal phase.
@@ -155,7 +230,9 @@ impl Default for SignalOptions {
 pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<TrafficRecord>, Vec<CheckResult>) {
     const PHASE: &str = "signals";
     let timeout = opts.timeout;
-    let mut results = Vec::new();
+    let mut reached = targets.clone();
+    let mut results = reachability(&mut reached).await;
+    let targets = &reached;
     let prom = targets.prometheus();
     let (jaeger, loki, grafana) = (targets.jaeger(), targets.loki(), targets.grafana());
 
@@ -175,11 +252,19 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         })
         .await,
     );
+    // Every check of the app's series needs its scrape target up: if it is
+    // not, they are blocked by that check instead of waiting out their own timeouts.
+    let up = results.last().expect("target_up pushed");
+    let scrape_blocked = lacks(match &up.verdict {
+        Verdict::Failed { message } => Some(format!("blocked by `{}`: {message}", up.name)),
+        _ => None,
+    });
+    let no_job = no_job.or(scrape_blocked.clone());
     let before = match &prom {
-        Some(p) if !job.is_empty() => checks::prometheus::counter_snapshot(p, j_).await.ok(),
+        Some(p) if no_job.is_none() => checks::prometheus::counter_snapshot(p, j_).await.ok(),
         _ => None,
     };
-    let record = match targets.url("app") {
+    let record = match targets.url("app").filter(|_| !targets.blocked.contains_key("app")) {
         Some(app) => match traffic::drive(app, &opts.scenario).await {
             Ok(r) => Some(r),
             Err(e) => {
@@ -190,7 +275,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         None => None,
     };
     let Some(record) = record else {
-        let reason = targets.missing.get("app").cloned().unwrap_or_else(|| "the traffic scenario failed".into());
+        let reason = targets.blocked.get("app").or(targets.missing.get("app")).cloned().unwrap_or_else(|| "the traffic scenario failed".into());
         results.push(CheckResult::new(PHASE, "traffic.scenario", Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
         return (None, results);
     };
@@ -207,7 +292,8 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     ));
     let p = prom.as_ref();
     let r = &record;
-    results.push(
+    let mut pg: Checks = Vec::new();
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.requests_match_traffic", targets, &["prometheus"], async {
             match (&no_job, &before) {
                 (Some(v), _) => v.clone(),
@@ -215,51 +301,51 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
                 (None, None) => Verdict::Failed { message: "could not read http_requests_total before the traffic".into() },
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.histogram_families", targets, &["prometheus"], async {
             match &no_job {
                 Some(v) => v.clone(),
                 None => checks::prometheus::histogram_families_present(p.expect("needed"), r, j_, checks::prometheus::HTTP_DURATION_BUCKETS, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.process_metrics", targets, &["prometheus"], async {
             match &no_job {
                 Some(v) => v.clone(),
                 None => checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.llm_families", targets, &["prometheus"], async {
             match &no_job {
                 Some(v) => v.clone(),
                 None => checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.exemplar_trace_ids", targets, &["prometheus"], async {
             match &no_job {
                 Some(v) => v.clone(),
                 None => checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout).await,
             }
         })
-        .await,
-    );
+        ,
+    ));
     // The collector's own metrics (job `otel-collector`): only where the collector runs.
-    results.push(
+    pg.push(Box::pin(
         run_check(PHASE, "prometheus.target_up.otel-collector", targets, &["prometheus", "otel-collector"], async {
             checks::prometheus::target_up(p.expect("needed"), "otel-collector", timeout).await
         })
-        .await,
-    );
+        ,
+    ));
 
     let j = jaeger.as_ref();
     let otel_name = profile.otel_service_name().unwrap_or_default().to_owned();
@@ -270,40 +356,42 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         per_handler: 5,
     };
     let exp = &trace_exp;
-    results.push(
+    let mut jg: Checks = Vec::new();
+    jg.push(Box::pin(
         run_check(PHASE, "jaeger.service", targets, &["jaeger"], async {
             match &no_name {
                 Some(v) => v.clone(),
                 None => checks::jaeger::service_present(j.expect("needed"), &otel_name, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    jg.push(Box::pin(
         run_check(PHASE, "jaeger.traces", targets, &["jaeger"], async {
             match &no_name {
                 Some(v) => v.clone(),
                 None => checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    jg.push(Box::pin(
         run_check(PHASE, "jaeger.search", targets, &["jaeger"], async {
             match &no_name {
                 Some(v) => v.clone(),
                 None => checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout).await,
             }
         })
-        .await,
-    );
+        ,
+    ));
 
     let l = loki.as_ref();
     let container = targets.app_container.clone();
     let selector = profile.log_selector().unwrap_or_default();
     let no_labels = lacks(selector.is_empty().then(|| declare("log stream labels for the service under test (Promtail's relabel rules)", "log_labels")));
     let sel = selector.as_str();
-    results.push(
+    let mut lg: Checks = Vec::new();
+    lg.push(Box::pin(
         run_check(PHASE, "loki.stream_labels", targets, &["loki"], async {
             let expected: Vec<(&str, &str)> = profile.log_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             match &no_labels {
@@ -311,56 +399,62 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
                 None => checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    lg.push(Box::pin(
         run_check(PHASE, "loki.request_lines", targets, &["loki"], async {
             match &no_labels {
                 Some(v) => v.clone(),
                 None => checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    lg.push(Box::pin(
         run_check(PHASE, "loki.only_labelled_containers", targets, &["loki"], async {
             let shipped: Vec<&str> = profile.shipped_services.iter().map(String::as_str).collect();
             checks::loki::only_labelled_services(l.expect("needed"), &shipped).await
         })
-        .await,
-    );
-    results.push(
-        run_check(PHASE, "loki.tenant", targets, &["loki"], async { checks::loki::tenant_enforced(l.expect("needed")).await }).await,
-    );
+        ,
+    ));
+    lg.push(Box::pin(
+        run_check(PHASE, "loki.tenant", targets, &["loki"], async { checks::loki::tenant_enforced(l.expect("needed")).await }),
+    ));
 
     let g = grafana.as_ref();
-    results.push(run_check(PHASE, "grafana.health", targets, &["grafana"], async { checks::grafana::healthy(g.expect("needed"), timeout).await }).await);
-    results.push(
+    let (from, to) = (r.started - Duration::from_secs(300), std::time::SystemTime::now() + Duration::from_secs(60));
+    // Grafana's Jaeger datasource against this Jaeger: health, a trace by id, a search.
+    let sample = r.trace_ids("/items/{item_id}", "2xx").into_iter().next().or_else(|| r.sent.first().map(|s| s.trace_id.clone())).unwrap_or_default();
+    let jaeger_uid = profile.datasource("jaeger").map(|d| d.uid.clone());
+    let no_jaeger_ds = lacks(jaeger_uid.is_none().then(|| "Grafana provisions no Jaeger datasource".to_owned()));
+    let ju = jaeger_uid.as_deref().unwrap_or_default();
+    let mut gg: Checks = Vec::new();
+    gg.push(Box::pin(run_check(PHASE, "grafana.health", targets, &["grafana"], async { checks::grafana::healthy(g.expect("needed"), timeout).await })));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.datasources", targets, &["grafana"], async {
             let expected: Vec<checks::grafana::ExpectedDatasource> =
                 profile.datasources.iter().map(|d| checks::grafana::ExpectedDatasource::new(&d.uid, &d.kind, &d.url)).collect();
             checks::grafana::datasources_provisioned(g.expect("needed"), &expected, timeout).await
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.dashboards", targets, &["grafana"], async {
             let uids: Vec<&str> = profile.dashboards.iter().map(String::as_str).collect();
             checks::grafana::dashboards_provisioned(g.expect("needed"), &uids, profile.dashboard_folder.as_deref().unwrap_or("General")).await
         })
-        .await,
-    );
-    let (from, to) = (r.started - Duration::from_secs(300), std::time::SystemTime::now() + Duration::from_secs(60));
-    results.push(
+        ,
+    ));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.ds_query.prometheus", targets, &["grafana"], async {
             match profile.datasource("prometheus") {
                 Some(d) => checks::grafana::ds_query_returns_frames(g.expect("needed"), &d.uid, "prometheus", "sum(http_requests_total)", from, to, timeout).await,
                 None => Verdict::NotRun { reason: "Grafana provisions no Prometheus datasource".into() },
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.ds_query.loki", targets, &["grafana"], async {
             match (profile.datasource("loki"), &no_labels) {
                 (None, _) => Verdict::NotRun { reason: "Grafana provisions no Loki datasource".into() },
@@ -368,41 +462,40 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
                 (Some(d), None) => checks::grafana::ds_query_returns_frames(g.expect("needed"), &d.uid, "loki", sel, from, to, timeout).await,
             }
         })
-        .await,
-    );
+        ,
+    ));
 
-    // Grafana's Jaeger datasource against this Jaeger: health, a trace by id, a search.
-    let sample = r.trace_ids("/items/{item_id}", "2xx").into_iter().next().or_else(|| r.sent.first().map(|s| s.trace_id.clone())).unwrap_or_default();
-    let jaeger_uid = profile.datasource("jaeger").map(|d| d.uid.clone());
-    let no_jaeger_ds = lacks(jaeger_uid.is_none().then(|| "Grafana provisions no Jaeger datasource".to_owned()));
-    let ju = jaeger_uid.as_deref().unwrap_or_default();
-    results.push(
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.health", targets, &["grafana", "jaeger"], async {
             match &no_jaeger_ds {
                 Some(v) => v.clone(),
                 None => checks::grafana::datasource_healthy(g.expect("needed"), ju, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.trace", targets, &["grafana", "jaeger"], async {
             match &no_jaeger_ds {
                 Some(v) => v.clone(),
                 None => checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), ju, &sample, from, to, timeout).await,
             }
         })
-        .await,
-    );
-    results.push(
+        ,
+    ));
+    gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.search", targets, &["grafana", "jaeger"], async {
             match no_jaeger_ds.as_ref().or(no_name.as_ref()) {
                 Some(v) => v.clone(),
                 None => checks::grafana::jaeger_search_via_grafana(g.expect("needed"), ju, &otel_name, &sample, from, to, timeout).await,
             }
         })
-        .await,
-    );
+        ,
+    ));
+
+    // Checks on different backends run at once; on one backend, in order.
+    let (a, b, c, d) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg));
+    results.extend(a.into_iter().chain(b).chain(c).chain(d));
 
     // One request followed across traces, logs and metrics.
     // The app exposes only the latest exemplar per bucket, so the id to follow is
@@ -421,6 +514,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         Some(id) => {
             let start = Instant::now();
             let opts = checks::jaeger::CorrelateOptions::for_record(r, timeout).with_selectors(sel, j_);
+            let p = if scrape_blocked.is_some() { None } else { p };
             let v = checks::jaeger::correlate(&id, j, l, p, &opts).await;
             CheckResult::new(PHASE, "correlation.trace_id", v, start.elapsed())
         }

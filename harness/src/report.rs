@@ -121,7 +121,15 @@ impl RunReport {
     pub fn summary_table(&self) -> String {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(10).clamp(10, 60);
         let mut out = format!("{:<w$}  {:<8}  {:>9}  detail\n", "check", "verdict", "duration", w = width);
-        for c in &self.checks {
+        // Root causes first: failures, then what they blocked, then the rest in run order.
+        let rank = |c: &&CheckResult| match &c.verdict {
+            Verdict::Failed { .. } => 0,
+            Verdict::NotRun { reason } if reason.starts_with("blocked by `") => 1,
+            _ => 2,
+        };
+        let mut ordered: Vec<&CheckResult> = self.checks.iter().collect();
+        ordered.sort_by_key(rank);
+        for c in ordered {
             let (verdict, text) = match &c.verdict {
                 Verdict::Passed { detail } => ("passed", detail.as_str()),
                 Verdict::Failed { message } => ("FAILED", message.as_str()),

@@ -191,6 +191,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let (record, results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
     p.done();
     print_results(&results);
+    targets.block_from(&results);
     report.add_phase("signals", t.elapsed(), results);
     write(&report);
     let _ = record;
@@ -202,9 +203,21 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
         .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
     {
-        Ok(inventory) => {
-            crate::dashboards::live_queries(&inventory, targets.prometheus().as_ref(), targets.grafana().as_ref(), targets.loki().as_ref(), window, timeout)
-                .await
+        Ok(mut inventory) => {
+            // Queries of the app's series wait for nothing when its scrape (or Prometheus) is known broken.
+            let mut blocked = Vec::new();
+            if let Some(reason) = targets.blocked.get("prometheus").or(targets.blocked.get("app-scrape")) {
+                let (prom, rest): (Vec<_>, Vec<_>) = inventory.queries.into_iter().partition(|q| q.is_prometheus());
+                inventory.queries = rest;
+                for q in prom {
+                    for via in ["prometheus", "grafana"] {
+                        blocked.push(CheckResult::new("dashboards", &format!("dashboards.{via}.{}", q.id()), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
+                    }
+                }
+            }
+            let mut results = crate::dashboards::live_queries(&inventory, targets.prometheus().as_ref(), targets.grafana().as_ref(), targets.loki().as_ref(), window, timeout).await;
+            results.extend(blocked);
+            results
         }
         Err(e) => vec![CheckResult::new("dashboards", "dashboards.inventory", Verdict::Failed { message: e.to_string() }, t.elapsed())],
     };
@@ -269,6 +282,9 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
         let missing = ["prometheus", "alertmanager", "app"].into_iter().find(|n| targets.url(n).is_none()).unwrap_or("prometheus");
         return vec![not_run("alerts", targets.missing.get(missing).cloned().unwrap_or_default())];
     };
+    if let Some(reason) = ["prometheus", "alertmanager", "app", "app-scrape"].iter().find_map(|b| targets.blocked.get(*b)) {
+        return vec![not_run("alerts", reason.clone())];
+    }
     let Some(webhook) = targets.url("webhook").map(str::to_owned) else {
         return vec![not_run("alerts", "the harness's webhook receiver is not part of this run (it runs only in stacks the harness starts)".into())];
     };
@@ -397,6 +413,9 @@ pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: 
     let Some(loki_url) = targets.url("loki") else {
         return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
     };
+    if let Some(reason) = targets.blocked.get("loki") {
+        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: reason.clone() }, Duration::ZERO)];
+    }
     let Some(loki) = targets.loki() else {
         return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
     };

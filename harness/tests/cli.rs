@@ -63,3 +63,25 @@ fn malformed_image_flag_is_rejected_by_the_parser() {
     assert_eq!(code, Some(2));
     assert!(err.contains("is not SERVICE=IMAGE"), "{err}");
 }
+
+/// Reachability first: a backend nothing listens on is one failed check,
+/// `reachability.prometheus`, and everything that needs it is reported
+/// *not run: blocked by* it, instead of each waiting out its timeout.
+#[test]
+fn an_unreachable_backend_is_one_verdict_and_blocks_its_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = concat!(env!("CARGO_MANIFEST_DIR"), "/../stack");
+    let (code, _, err) = harness(&["check", "--skip-lint", "--stack", stack, "--target", "prometheus=http://127.0.0.1:9", "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(failed, ["reachability.prometheus"], "{err}");
+    let reach = checks.iter().find(|c| c["name"] == "reachability.prometheus").unwrap();
+    assert!(reach["message"].as_str().unwrap().contains("http://127.0.0.1:9 refused the connection"), "{reach}");
+    for name in ["prometheus.target_up.fastapi", "dashboards.prometheus.fastapi-overview/Uptime/A"] {
+        let c = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(c["verdict"], "not_run", "{c}");
+        assert!(c["reason"].as_str().unwrap().starts_with("blocked by `reachability.prometheus`"), "{c}");
+    }
+}
