@@ -175,11 +175,21 @@ pub async fn run_check<F: Future<Output = Verdict>>(phase: &str, name: &str, tar
 /// backend is then reported *not run: blocked by* it, without waiting.
 pub async fn reachability(targets: &mut Targets) -> Vec<CheckResult> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("reqwest client");
+    // Paths that change nothing the checks count: never the app's own routes
+    // (an extra request would show in its http_requests_total), only its metrics.
+    let path = |name: &str| match name {
+        "app" => "/metrics",
+        "prometheus" | "alertmanager" => "/-/healthy",
+        "loki" => "/ready",
+        "grafana" => "/api/health",
+        _ => "/",
+    };
     let probes = targets.urls.clone().into_iter().filter(|(name, _)| name != "webhook").map(|(name, url)| {
         let client = client.clone();
+        let probe = format!("{url}{}", path(&name));
         async move {
             let start = Instant::now();
-            let verdict = match client.get(&url).send().await {
+            let verdict = match client.get(&probe).send().await {
                 Ok(r) => Verdict::Passed { detail: format!("{name} at {url} answers (HTTP {})", r.status().as_u16()) },
                 Err(e) => {
                     let what = if e.is_connect() {

@@ -46,3 +46,19 @@ fn live_broken_scrape_path_blocks_its_dependents() {
         assert!(blocked.contains(&want), "{want} is not blocked by the scrape target: {blocked:?}\n{err}");
     }
 }
+
+/// The reachability probe must not add to what the checks count: it asks
+/// the app only for its metrics (an extra `GET /` once showed up as a 4xx
+/// in `http_requests_total` and failed `prometheus.requests_match_traffic`).
+#[tokio::test]
+async fn reachability_asks_the_app_only_for_its_metrics() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    let app = MockServer::start().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(200)).mount(&app).await;
+    let mut targets = obs_harness::conformance::Targets::parse(&format!("app={},prometheus=http://127.0.0.1:9", app.uri())).unwrap();
+    let results = obs_harness::conformance::reachability(&mut targets).await;
+    let paths: Vec<String> = app.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
+    assert_eq!(paths, ["/metrics"]);
+    assert!(results.iter().any(|r| r.name == "reachability.app" && r.verdict.is_passed()), "{results:?}");
+    assert!(targets.blocked.contains_key("prometheus") && !targets.blocked.contains_key("app"), "{:?}", targets.blocked);
+}
