@@ -6,18 +6,30 @@
 #
 #   scripts/bench-check.sh [RUNS]      (default 3; needs Docker, Debian's
 #                                       prometheus + prometheus-alertmanager)
+#   BROKEN=1 scripts/bench-check.sh [RUNS]
+#       the same on a copy of the stack with one broken line
+#       (`metrics_path: /metric`: the app's scrape target is down); each run
+#       must exit 1, and the figures are its time to the failing verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
 cargo build --quiet --release -p obs-harness -p reference-app
 export OBS_APP_BIN="$PWD/target/release/reference-app" OBS_HARNESS_BIN="$PWD/target/release/obs-harness"
-out=target/bench-check
+out=target/bench-check${BROKEN:+-broken}
 rm -rf "$out"; mkdir -p "$out"
+stack=stack want=0
+if [ -n "${BROKEN:-}" ]; then
+  stack="$out/broken-stack"; want=1
+  cp -r stack "$stack"
+  sed -i 's#metrics_path: /metrics#metrics_path: /metric#' "$stack/prometheus/prometheus.yml"
+fi
 for i in $(seq 1 "$runs"); do
   echo "run $i/$runs" >&2
+  code=0
   /usr/bin/time -f '%M' -o "$out/rss-$i.txt" \
-    target/release/obs-harness check --images airgapped --accelerated --report-dir "$out/run-$i" \
-    >"$out/run-$i.log" 2>&1 || { echo "run $i failed; see $out/run-$i.log" >&2; tail -n 30 "$out/run-$i.log" >&2; exit 1; }
+    target/release/obs-harness check --stack "$stack" --images airgapped --accelerated --report-dir "$out/run-$i" \
+    >"$out/run-$i.log" 2>&1 || code=$?
+  [ "$code" = "$want" ] || { echo "run $i exited $code (want $want); see $out/run-$i.log" >&2; tail -n 30 "$out/run-$i.log" >&2; exit 1; }
 done
 python3 - "$out" "$runs" <<'PY'
 import json, re, statistics, sys
@@ -42,4 +54,10 @@ print("alert path, cause to webhook, ratio to floor (target <= 1.5):")
 for name, v in ratios.items():
     print(f"  {name:<24} min {min(v):.2f}  median {statistics.median(v):.2f}  max {max(v):.2f}")
 print(f"harness peak RSS: max {max(rss):.0f} MiB (target < 100 MiB)")
+for i in range(1, runs + 1):
+    r = json.load(open(f"{out}/run-{i}/report.json"))
+    failed = [c["name"] for c in r["checks"] if c["verdict"] == "failed"]
+    blocked = [c["name"] for c in r["checks"] if c["verdict"] == "not_run" and c.get("reason", "").startswith("blocked by")]
+    if failed:
+        print(f"run {i}: failed {failed}; {len(blocked)} check(s) blocked by them")
 PY
