@@ -31,6 +31,14 @@ pub struct Targets {
     pub blocked: BTreeMap<String, String>,
 }
 
+/// What a failed check's dependents report: "blocked by `<check>`: <its message>".
+fn blocked_by(r: &CheckResult) -> Option<String> {
+    match &r.verdict {
+        Verdict::Failed { message } => Some(format!("blocked by `{}`: {message}", r.name)),
+        _ => None,
+    }
+}
+
 /// The hint when the profile lacks an expectation.
 fn declare(what: &str, key: &str) -> String {
     format!("the stack profile has no {what} (hint: declare `{key}:` in {} beside the compose file; `obs-harness profile` shows what was derived)", crate::profile::OVERRIDE_FILE)
@@ -52,7 +60,12 @@ impl Targets {
     /// The endpoints of a stack the harness started (and its profile, read
     /// from the compose file it was started from).
     pub fn from_state(state: &StackState) -> Self {
-        let profile = StackProfile::for_compose_file(&state.compose_file);
+        Self::from_state_with(state, StackProfile::for_compose_file(&state.compose_file))
+    }
+
+    /// The endpoints of a stack the harness started, expecting `profile`
+    /// (after a restart: the run's own, not read again).
+    pub fn from_state_with(state: &StackState, profile: StackProfile) -> Self {
         let mut t = Targets::default();
         let app = profile.app.as_ref().map(|a| (a.service.clone(), a.port.unwrap_or(8000)));
         for (name, service, port) in BACKENDS {
@@ -89,8 +102,7 @@ impl Targets {
     /// could not be reached, and the app's scrape target (link `app-scrape`).
     pub fn block_from(&mut self, results: &[CheckResult]) {
         for r in results {
-            let Verdict::Failed { message } = &r.verdict else { continue };
-            let reason = format!("blocked by `{}`: {message}", r.name);
+            let Some(reason) = blocked_by(r) else { continue };
             if let Some(backend) = r.name.strip_prefix("reachability.") {
                 self.blocked.insert(backend.to_owned(), reason);
             } else if r.name.starts_with("prometheus.target_up.") && r.name != "prometheus.target_up.otel-collector" {
@@ -154,6 +166,14 @@ async fn in_order(checks: Checks<'_>) -> Vec<CheckResult> {
         out.push(c.await);
     }
     out
+}
+
+/// `blocker`'s verdict (not run, with its reason) if there is one, else `check`'s.
+async fn or_blocked<'a>(blocker: impl Into<Option<&'a Verdict>>, check: impl Future<Output = Verdict>) -> Verdict {
+    match blocker.into() {
+        Some(v) => v.clone(),
+        None => check.await,
+    }
 }
 
 /// Runs `check` unless one of `needs` is missing or blocked; times it.
@@ -255,20 +275,14 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     // Prometheus must scrape the app before the "before" snapshot means anything.
     results.push(
         run_check(PHASE, &format!("prometheus.target_up.{}", if job.is_empty() { "app" } else { j_ }), targets, &["prometheus"], async {
-            match &no_job {
-                Some(v) => v.clone(),
-                None => checks::prometheus::target_up(prom.as_ref().expect("needed"), j_, timeout).await,
-            }
+            or_blocked(&no_job, checks::prometheus::target_up(prom.as_ref().expect("needed"), j_, timeout)).await
         })
         .await,
     );
     // Every check of the app's series needs its scrape target up: if it is
     // not, they are blocked by that check instead of waiting out their own timeouts.
     let up = results.last().expect("target_up pushed");
-    let scrape_blocked = lacks(match &up.verdict {
-        Verdict::Failed { message } => Some(format!("blocked by `{}`: {message}", up.name)),
-        _ => None,
-    });
+    let scrape_blocked = lacks(blocked_by(up));
     let no_job = no_job.or(scrape_blocked.clone());
     let before = match &prom {
         Some(p) if no_job.is_none() => checks::prometheus::counter_snapshot(p, j_).await.ok(),
@@ -315,37 +329,25 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     ));
     pg.push(Box::pin(
         run_check(PHASE, "prometheus.histogram_families", targets, &["prometheus"], async {
-            match &no_job {
-                Some(v) => v.clone(),
-                None => checks::prometheus::histogram_families_present(p.expect("needed"), r, j_, checks::prometheus::HTTP_DURATION_BUCKETS, timeout).await,
-            }
+            or_blocked(&no_job, checks::prometheus::histogram_families_present(p.expect("needed"), r, j_, checks::prometheus::HTTP_DURATION_BUCKETS, timeout)).await
         })
         ,
     ));
     pg.push(Box::pin(
         run_check(PHASE, "prometheus.process_metrics", targets, &["prometheus"], async {
-            match &no_job {
-                Some(v) => v.clone(),
-                None => checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout).await,
-            }
+            or_blocked(&no_job, checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout)).await
         })
         ,
     ));
     pg.push(Box::pin(
         run_check(PHASE, "prometheus.llm_families", targets, &["prometheus"], async {
-            match &no_job {
-                Some(v) => v.clone(),
-                None => checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout).await,
-            }
+            or_blocked(&no_job, checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout)).await
         })
         ,
     ));
     pg.push(Box::pin(
         run_check(PHASE, "prometheus.exemplar_trace_ids", targets, &["prometheus"], async {
-            match &no_job {
-                Some(v) => v.clone(),
-                None => checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout).await,
-            }
+            or_blocked(&no_job, checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout)).await
         })
         ,
     ));
@@ -369,28 +371,19 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     let mut jg: Checks = Vec::new();
     jg.push(Box::pin(
         run_check(PHASE, "jaeger.service", targets, &["jaeger"], async {
-            match &no_name {
-                Some(v) => v.clone(),
-                None => checks::jaeger::service_present(j.expect("needed"), &otel_name, timeout).await,
-            }
+            or_blocked(&no_name, checks::jaeger::service_present(j.expect("needed"), &otel_name, timeout)).await
         })
         ,
     ));
     jg.push(Box::pin(
         run_check(PHASE, "jaeger.traces", targets, &["jaeger"], async {
-            match &no_name {
-                Some(v) => v.clone(),
-                None => checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout).await,
-            }
+            or_blocked(&no_name, checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout)).await
         })
         ,
     ));
     jg.push(Box::pin(
         run_check(PHASE, "jaeger.search", targets, &["jaeger"], async {
-            match &no_name {
-                Some(v) => v.clone(),
-                None => checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout).await,
-            }
+            or_blocked(&no_name, checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout)).await
         })
         ,
     ));
@@ -404,19 +397,13 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     lg.push(Box::pin(
         run_check(PHASE, "loki.stream_labels", targets, &["loki"], async {
             let expected: Vec<(&str, &str)> = profile.log_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            match &no_labels {
-                Some(v) => v.clone(),
-                None => checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout).await,
-            }
+            or_blocked(&no_labels, checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout)).await
         })
         ,
     ));
     lg.push(Box::pin(
         run_check(PHASE, "loki.request_lines", targets, &["loki"], async {
-            match &no_labels {
-                Some(v) => v.clone(),
-                None => checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout).await,
-            }
+            or_blocked(&no_labels, checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout)).await
         })
         ,
     ));
@@ -477,28 +464,19 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
 
     gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.health", targets, &["grafana", "jaeger"], async {
-            match &no_jaeger_ds {
-                Some(v) => v.clone(),
-                None => checks::grafana::datasource_healthy(g.expect("needed"), ju, timeout).await,
-            }
+            or_blocked(&no_jaeger_ds, checks::grafana::datasource_healthy(g.expect("needed"), ju, timeout)).await
         })
         ,
     ));
     gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.trace", targets, &["grafana", "jaeger"], async {
-            match &no_jaeger_ds {
-                Some(v) => v.clone(),
-                None => checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), ju, &sample, from, to, timeout).await,
-            }
+            or_blocked(&no_jaeger_ds, checks::grafana::jaeger_trace_via_grafana(g.expect("needed"), ju, &sample, from, to, timeout)).await
         })
         ,
     ));
     gg.push(Box::pin(
         run_check(PHASE, "grafana.jaeger.search", targets, &["grafana", "jaeger"], async {
-            match no_jaeger_ds.as_ref().or(no_name.as_ref()) {
-                Some(v) => v.clone(),
-                None => checks::grafana::jaeger_search_via_grafana(g.expect("needed"), ju, &otel_name, &sample, from, to, timeout).await,
-            }
+            or_blocked(no_jaeger_ds.as_ref().or(no_name.as_ref()), checks::grafana::jaeger_search_via_grafana(g.expect("needed"), ju, &otel_name, &sample, from, to, timeout)).await
         })
         ,
     ));

@@ -110,9 +110,7 @@ impl ExpandOptions {
         acceleration: u32,
         window: Duration,
     ) -> Result<Self, DashboardError> {
-        let mut o = Self::new(scrape_interval(stack_dir, acceleration)?, window);
-        o.app_job = crate::lint::stack_profile(stack_dir, &[]).ok().and_then(|p| p.job().map(str::to_owned)).unwrap_or_default();
-        Ok(o)
+        Ok(Self::new(scrape_interval(stack_dir, acceleration)?, window))
     }
 
     /// The app's scrape job, named in failures ("what the app produced").

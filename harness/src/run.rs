@@ -201,6 +201,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let t = Instant::now();
     let window = Duration::from_secs(300);
     let results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
+        .map(|o| o.with_app_job(targets.profile.job().unwrap_or_default()))
         .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
     {
         Ok(mut inventory) => {
@@ -271,7 +272,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
 pub async fn restart_service(stack: &mut Stack, targets: &mut Targets, service: &str) -> Result<(), crate::stack::StackError> {
     let restarted = stack.restart_service(service).await;
     let profile = std::mem::take(&mut targets.profile);
-    *targets = Targets::from_state(&stack.state).with_profile(profile);
+    *targets = Targets::from_state_with(&stack.state, profile);
     restarted
 }
 

@@ -23,7 +23,9 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn inventory(state: &StackState) -> Inventory {
     let dir = state.compose_file.parent().unwrap_or(Path::new("."));
     let opts =
-        ExpandOptions::for_stack(dir, state.acceleration, WINDOW).unwrap_or_else(|e| panic!("{e}"));
+        ExpandOptions::for_stack(dir, state.acceleration, WINDOW)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_app_job(Targets::from_state(state).profile.job().unwrap_or_default());
     dashboards::inventory(dir, &opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
