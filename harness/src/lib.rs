@@ -2,21 +2,25 @@
 //!
 //! Layers, each with its own error enum:
 //! - [`lint`]: the static gate (compose + configs + dashboards + rules, no Docker).
+//! - [`model`]: the stack model (services, listeners, links) that lint, the lifecycle and the graph read.
 //! - [`eventually`]: the one polling helper every live check waits through.
 //! - [`stack`]: the compose stack brought up through testcontainers, and torn down.
 //! - [`images`]: the air-gapped image set built from host binaries.
 //! - [`backends`]: one typed HTTP client per backend.
 //! - [`traffic`]: the scenario driver that records what it sent.
 //! - [`checks`]: verdicts (passed / failed / not run) built on the clients.
+//! - [`catalogue_record`]: `catalogue record` and the live check that the metric catalogue is current.
 
 pub mod accelerate;
 pub mod backends;
+pub mod catalogue_record;
 pub mod checks;
 pub mod conformance;
 pub mod dashboards;
 pub mod eventually;
 pub mod images;
 pub mod lint;
+pub mod model;
 pub mod profile;
 pub mod report;
 pub mod run;

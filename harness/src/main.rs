@@ -45,12 +45,32 @@ enum Cmd {
         #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
         compose_files: Vec<std::path::PathBuf>,
     },
+    /// Draw the stack's data flow from its configs: one node per service, one
+    /// edge per link with its protocol and port; a link that fails a static
+    /// check is drawn dashed and red, with its finding.
+    ///
+    /// Example: obs-harness graph stack --format mermaid
+    Graph {
+        /// The stack directory (holds docker-compose.yml).
+        #[arg(default_value = "stack")]
+        stack_dir: std::path::PathBuf,
+        /// Compose file(s) to merge in order (default: <STACK_DIR>/docker-compose.yml).
+        #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
+        compose_files: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = obs_harness::model::graph::Format::Mermaid)]
+        format: obs_harness::model::graph::Format,
+    },
     /// Bring the stack up, down, or show what runs (the same lifecycle the tests use).
     #[command(subcommand)]
     Stack(StackCmd),
     /// Build images.
     #[command(subcommand)]
     Images(ImagesCmd),
+    /// The metric catalogue lint checks queries against (<STACK_DIR>/catalogue.prom).
+    ///
+    /// Example: obs-harness catalogue record --from http://127.0.0.1:8000/metrics -o stack/catalogue.prom
+    #[command(subcommand)]
+    Catalogue(obs_harness::catalogue_record::CatalogueCmd),
     /// (internal) the Alertmanager webhook receiver, run as a container of the stack.
     #[command(hide = true)]
     WebhookSink {
@@ -250,6 +270,16 @@ fn main() -> ExitCode {
                 e.exit_code()
             }
         },
+        Cmd::Graph { stack_dir, compose_files, format } => match obs_harness::model::StackModel::load(&stack_dir, &compose_files) {
+            Ok(m) => {
+                print!("{}", obs_harness::model::graph::Graph::of(&m, &|_| None).render(format));
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
         Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
             stack_dir: a.stack,
             compose: a.compose,
@@ -266,6 +296,7 @@ fn main() -> ExitCode {
         })),
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
+        Cmd::Catalogue(c) => runtime().block_on(obs_harness::catalogue_record::run(c)),
         Cmd::WebhookSink { listen } => match runtime().block_on(obs_harness::webhook::serve(listen)) {
             Ok(()) => 0,
             Err(e) => {

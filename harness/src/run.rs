@@ -188,10 +188,15 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let p = progress("signals: traffic, then traces, series, logs, Grafana, correlation");
     let t = Instant::now();
     let timeout = if opts.acceleration > 1 { Duration::from_secs(60) } else { Duration::from_secs(120) };
-    let (record, results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
+    let (record, mut results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
     p.done();
     print_results(&results);
     targets.block_from(&results);
+    // After the traffic: the catalogue lint used (same lookup) against what the app exposes now.
+    let app_url = targets.url("app").unwrap_or_default().to_owned();
+    let current = conformance::run_check("signals", "app.catalogue_current", &targets, &["app"], crate::catalogue_record::catalogue_current(&app_url, &opts.stack_dir, None)).await;
+    print_results(std::slice::from_ref(&current));
+    results.push(current);
     report.add_phase("signals", t.elapsed(), results);
     write(&report);
     let _ = record;

@@ -322,7 +322,7 @@ fn cases() -> Vec<Case> {
             "alertmanager notifies nobody",
             vec![
                 (c, ALERTMANAGER_COMPOSE.into()),
-                ("alertmanager/alertmanager.yml", "route:\n  receiver: devnull\n  routes:\n    - receiver: self\nreceivers:\n  - name: devnull\n  - name: self\n    webhook_configs:\n      - url: http://localhost:9099/alerts\n      - url: http://alertmanager:9093/x\n".into()),
+                ("alertmanager/alertmanager.yml", "route:\n  receiver: devnull\n  routes:\n    - receiver: self\nreceivers:\n  - name: devnull\n  - name: self\n    webhook_configs:\n      - url: http://localhost:9093/alerts\n      - url: http://alertmanager:9093/x\n".into()),
             ],
             "alertmanager-no-notifying-receiver",
             "alertmanager/alertmanager.yml",

@@ -1,5 +1,5 @@
-//! The metric catalogue: metric name -> label names, read from a Prometheus text
-//! exposition (what the app serves on `/metrics`), plus what Prometheus adds at scrape
+//! The metric catalogue: metric name -> label names (and metric family -> `# TYPE`),
+//! read from a Prometheus text exposition (what the app serves on `/metrics`), plus what Prometheus adds at scrape
 //! (`job`, `instance` on every series; `up`, `scrape_*`), plus recording-rule outputs
 //! and `ALERTS`.
 
@@ -15,7 +15,23 @@ pub struct Catalogue {
     pub metrics: BTreeMap<String, BTreeSet<String>>,
     /// Metrics known to exist whose labels are unknown (no label checks on them).
     pub open: BTreeSet<String>,
+    /// Metric family name -> its `# TYPE` (`counter`, `gauge`, `histogram`, `summary`,
+    /// `gaugehistogram`, `info`, `stateset`, `untyped`/`unknown`), lower-cased.
+    /// Map a sample name to its family with [`Catalogue::family_of`].
+    pub types: BTreeMap<String, String>,
 }
+
+/// Sample-name suffixes and the family types that expose them (OpenMetrics and 0.0.4).
+const FAMILY_SUFFIXES: &[(&str, &[&str])] = &[
+    ("_total", &["counter"]),
+    ("_created", &["counter", "histogram", "summary", "gaugehistogram"]),
+    ("_bucket", &["histogram", "gaugehistogram"]),
+    ("_sum", &["histogram", "summary"]),
+    ("_count", &["histogram", "summary"]),
+    ("_gsum", &["gaugehistogram"]),
+    ("_gcount", &["gaugehistogram"]),
+    ("_info", &["info"]),
+];
 
 /// Labels Prometheus attaches to every scraped series.
 pub const TARGET_LABELS: &[&str] = &["job", "instance"];
@@ -35,9 +51,18 @@ impl Catalogue {
     /// sample names (`_bucket` with `le`, `_sum`, `_count`, quantile series with `quantile`).
     pub fn parse_exposition(text: &str) -> Result<Self, String> {
         let mut metrics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut types = BTreeMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            if let Some(rest) = line.strip_prefix('#') {
+                // `# TYPE <family> <type>` (the same in 0.0.4 and OpenMetrics)
+                let mut w = rest.split_whitespace();
+                if let (Some("TYPE"), Some(family), Some(kind)) = (w.next(), w.next(), w.next()) {
+                    types.insert(family.to_owned(), kind.to_ascii_lowercase());
+                }
+                continue;
+            }
+            if line.is_empty() {
                 continue;
             }
             let (name, labels) =
@@ -47,6 +72,21 @@ impl Catalogue {
         Ok(Self {
             metrics,
             open: BTreeSet::new(),
+            types,
+        })
+    }
+
+    /// The family a sample name belongs to and the family's type, when the exposition
+    /// declared it: `foo_total` -> (`foo`, counter) for an OpenMetrics counter `foo`,
+    /// `h_bucket` -> (`h`, histogram), a 0.0.4 `foo_total` declared as itself -> itself.
+    pub fn family_of<'a>(&'a self, sample: &'a str) -> Option<(&'a str, &'a str)> {
+        if let Some(t) = self.types.get(sample) {
+            return Some((sample, t.as_str()));
+        }
+        FAMILY_SUFFIXES.iter().find_map(|(suffix, kinds)| {
+            let family = sample.strip_suffix(suffix)?;
+            let t = self.types.get(family)?;
+            kinds.contains(&t.as_str()).then_some((family, t.as_str()))
         })
     }
 
@@ -169,5 +209,29 @@ mod tests {
         assert!(c.labels("x_total").unwrap().contains("b"));
         assert!(c.labels("scrape_duration_seconds").is_some());
         assert!(c.similar("x_totl").contains(&"x_total".to_string()));
+        assert_eq!(c.family_of("x_total"), Some(("x_total", "counter")));
+        assert_eq!(c.family_of("h_bucket"), None);
+    }
+
+    #[test]
+    fn types_from_both_exposition_formats() {
+        let t = "# TYPE a counter\na_total 1\na_created 1\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 1\n\
+                 # TYPE g gauge\ng 1\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\n# TYPE gh gaugehistogram\ngh_gcount 1\n\
+                 # TYPE b_info info\nb_info 1\n# TYPE i info\ni_info 1\n# EOF\n";
+        let c = Catalogue::parse_exposition(t).unwrap();
+        assert_eq!(c.types.len(), 7);
+        assert_eq!(c.family_of("a_total"), Some(("a", "counter")));
+        assert_eq!(c.family_of("a_created"), Some(("a", "counter")));
+        assert_eq!(c.family_of("h_bucket"), Some(("h", "histogram")));
+        assert_eq!(c.family_of("h_count"), Some(("h", "histogram")));
+        assert_eq!(c.family_of("h"), Some(("h", "histogram")));
+        assert_eq!(c.family_of("g"), Some(("g", "gauge")));
+        assert_eq!(c.family_of("s"), Some(("s", "summary")));
+        assert_eq!(c.family_of("gh_gcount"), Some(("gh", "gaugehistogram")));
+        assert_eq!(c.family_of("b_info"), Some(("b_info", "info")));
+        assert_eq!(c.family_of("i_info"), Some(("i", "info")));
+        // a suffix the family's type does not expose is not that family
+        assert_eq!(c.family_of("g_total"), None);
+        assert_eq!(c.family_of("nope"), None);
     }
 }

@@ -47,7 +47,7 @@ pub const DEFAULT_PORTS: &[(&str, &[u16])] = &[
 
 /// Where a (merged) compose value comes from: the compose file that set it last
 /// (relative to the stack directory) and the 1-based line of the entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Origin {
     pub file: String,
     pub line: usize,

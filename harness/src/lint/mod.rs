@@ -75,7 +75,7 @@ pub mod validators;
 pub use catalogue::Catalogue;
 pub use report::{Finding, RanCheck, Report, Severity, SkippedCheck, Timings};
 
-use compose::{ComposeModel, host_port, normalise};
+use compose::{ComposeModel, normalise};
 use model::*;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
@@ -95,8 +95,9 @@ pub enum Profile {
 pub struct LintOptions {
     pub profile: Profile,
     /// Prometheus text exposition of the scraped app; metric/label checks need it.
-    /// Default: the reference app's (built in) when the stack marks its service
-    /// under test `obs-harness.role: reference-app`, else none.
+    /// Default: `<stack_dir>/catalogue.prom` when present, else the reference app's
+    /// (built in) when the stack marks its service under test
+    /// `obs-harness.role: reference-app`, else none (see [`catalogue_for`]).
     pub catalogue: Option<PathBuf>,
     /// Run promtool/amtool when on PATH.
     pub external: bool,
@@ -175,42 +176,42 @@ fn read(path: &Path) -> Result<String, LintError> {
 }
 
 /// A config file found through the compose mounts (or the conventional path).
-struct Comp<T> {
-    rel: String,
-    host: PathBuf,
-    text: String,
-    cfg: T,
-    svc: Option<String>,
+pub(crate) struct Comp<T> {
+    pub(crate) rel: String,
+    pub(crate) host: PathBuf,
+    pub(crate) text: String,
+    pub(crate) cfg: T,
+    pub(crate) svc: Option<String>,
 }
 
-struct Doc<T> {
-    rel: String,
-    text: String,
-    doc: T,
+pub(crate) struct Doc<T> {
+    pub(crate) rel: String,
+    pub(crate) text: String,
+    pub(crate) doc: T,
 }
 
-struct Stack {
-    dir: PathBuf,
-    compose: ComposeModel,
-    prom: Option<Comp<PrometheusConfig>>,
-    alertmanager: Option<Comp<AlertmanagerFile>>,
-    collector: Option<Comp<CollectorConfig>>,
-    promtail: Option<Comp<PromtailConfig>>,
-    loki: Option<Comp<LokiConfig>>,
-    grafana_svc: Option<String>,
-    datasources: Vec<Doc<DatasourcesFile>>,
-    providers: Vec<Doc<DashboardProvidersFile>>,
-    dashboards: Vec<Doc<serde_json::Value>>,
+pub(crate) struct Stack {
+    pub(crate) dir: PathBuf,
+    pub(crate) compose: ComposeModel,
+    pub(crate) prom: Option<Comp<PrometheusConfig>>,
+    pub(crate) alertmanager: Option<Comp<AlertmanagerFile>>,
+    pub(crate) collector: Option<Comp<CollectorConfig>>,
+    pub(crate) promtail: Option<Comp<PromtailConfig>>,
+    pub(crate) loki: Option<Comp<LokiConfig>>,
+    pub(crate) grafana_svc: Option<String>,
+    pub(crate) datasources: Vec<Doc<DatasourcesFile>>,
+    pub(crate) providers: Vec<Doc<DashboardProvidersFile>>,
+    pub(crate) dashboards: Vec<Doc<serde_json::Value>>,
     /// Prometheus rule files with the host path (for promtool).
-    prom_rules: Vec<(Doc<serde_yaml::Value>, PathBuf)>,
+    pub(crate) prom_rules: Vec<(Doc<serde_yaml::Value>, PathBuf)>,
     /// rule_files entries mapped to host paths/globs (for the promtool temp copy).
-    prom_rule_globs: Vec<String>,
-    prom_tests: Vec<(String, PathBuf)>,
-    loki_rules: Vec<Doc<serde_yaml::Value>>,
+    pub(crate) prom_rule_globs: Vec<String>,
+    pub(crate) prom_tests: Vec<(String, PathBuf)>,
+    pub(crate) loki_rules: Vec<Doc<serde_yaml::Value>>,
 }
 
 impl Stack {
-    fn rel(&self, p: &Path) -> String {
+    pub(crate) fn rel(&self, p: &Path) -> String {
         let p = normalise(p);
         match p.strip_prefix(&self.dir) {
             Ok(r) => r.to_string_lossy().replace('\\', "/"),
@@ -236,38 +237,25 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
     let mut report = Report::default();
     let t0 = Instant::now();
     let stack = load(stack_dir, &opts.compose_files, &mut report)?;
-    let catalogue = match &opts.catalogue {
-        Some(p) => {
-            let text = read(p)?;
-            Some(
-                Catalogue::parse_exposition(&text)
-                    .map_err(|m| LintError::Catalogue {
-                        path: p.clone(),
-                        message: m,
-                    })?
-                    .with_scrape_labels(),
-            )
-        }
-        // A stack whose service under test is the reference app: its exposition, built in.
-        None if stack.compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")) => Some(
-            Catalogue::parse_exposition(catalogue::REFERENCE_APP)
-                .map_err(|m| LintError::Catalogue { path: PathBuf::from("<built-in reference-app catalogue>"), message: m })?
-                .with_scrape_labels(),
-        ),
-        None => None,
-    };
+    // `--catalogue FILE` > `<stack_dir>/catalogue.prom` > the built-in one (reference app) > none.
+    let reference_app = || Ok(stack.compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")));
+    let catalogue = catalogue_lookup(stack_dir, opts.catalogue.as_deref(), reference_app)?.map(|(c, _)| c.with_scrape_labels());
+    // The stack model: every service's listeners and links, from the configs just read.
+    let model = crate::model::StackModel::build(stack)?;
+    let stack = &model.stack;
     report.timings.parse = t0.elapsed();
 
     let t1 = Instant::now();
-    cross_refs(&stack, &mut report);
-    compat::check(&stack, &mut report);
+    cross_refs(stack, &mut report);
+    report.findings.extend(crate::model::links::check(&model));
+    compat::check(stack, &mut report);
     if opts.profile == Profile::Prod {
-        prod::check(&stack, &mut report);
+        prod::check(stack, &mut report);
     }
     report.timings.cross_refs = t1.elapsed();
 
     let t2 = Instant::now();
-    queries(&stack, catalogue, &mut report);
+    queries(stack, catalogue, &mut report);
     report.timings.queries = t2.elapsed();
 
     let t3 = Instant::now();
@@ -288,10 +276,54 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
             .map(|a| (a.rel.clone(), a.host.clone())),
     };
     external::run(&inputs, opts.external, &mut report);
-    validators::run(&stack, &opts.images, opts.external, &mut report);
+    validators::run(stack, &opts.images, opts.external, &mut report);
     report.timings.external_tools = t3.elapsed();
     report.sort();
     Ok(report)
+}
+
+/// The metric catalogue file lint looks for beside the stack: `<stack_dir>/catalogue.prom`.
+pub const CATALOGUE_FILE: &str = "catalogue.prom";
+
+/// The metric catalogue lint uses for the stack in `stack_dir` (as exposed: no
+/// `job`/`instance`, no recording rules), with where it came from. Order:
+/// `explicit` (`--catalogue FILE`) > `<stack_dir>/catalogue.prom` > the built-in
+/// reference-app catalogue when the service under test is labelled
+/// `obs-harness.role: reference-app` > none. A file that does not parse is a
+/// [`LintError::Catalogue`] naming it. Shared by lint and the live check
+/// `app.catalogue_current`.
+pub fn catalogue_for(stack_dir: &Path, explicit: Option<&Path>) -> Result<Option<(Catalogue, String)>, LintError> {
+    catalogue_lookup(stack_dir, explicit, || {
+        let file = main_compose_file(stack_dir).ok_or_else(|| LintError::NoCompose { dir: stack_dir.to_owned() })?;
+        let compose = ComposeModel::load(stack_dir, file)?;
+        Ok(compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")))
+    })
+}
+
+/// [`catalogue_for`], asking `reference_app` (is the service under test the reference app?) only when needed.
+fn catalogue_lookup(
+    stack_dir: &Path,
+    explicit: Option<&Path>,
+    reference_app: impl FnOnce() -> Result<bool, LintError>,
+) -> Result<Option<(Catalogue, String)>, LintError> {
+    let from_file = |p: &Path| -> Result<Option<(Catalogue, String)>, LintError> {
+        let text = read(p)?;
+        let c = Catalogue::parse_exposition(&text).map_err(|m| LintError::Catalogue { path: p.to_owned(), message: m })?;
+        Ok(Some((c, p.display().to_string())))
+    };
+    if let Some(p) = explicit {
+        return from_file(p);
+    }
+    let beside = stack_dir.join(CATALOGUE_FILE);
+    if beside.is_file() {
+        return from_file(&beside);
+    }
+    if reference_app()? {
+        let c = Catalogue::parse_exposition(catalogue::REFERENCE_APP)
+            .map_err(|m| LintError::Catalogue { path: PathBuf::from("<built-in reference-app catalogue>"), message: m })?;
+        return Ok(Some((c, "the built-in reference-app catalogue (fixtures/catalogue/reference-app.prom)".into())));
+    }
+    Ok(None)
 }
 
 /// The datasources and dashboards the stack's Grafana provisions, found the
@@ -324,7 +356,7 @@ pub fn main_compose_file(dir: &Path) -> Option<&'static str> {
 
 // ------------------------------------------------------------------ parse phase
 
-fn load(
+pub(crate) fn load(
     stack_dir: &Path,
     compose_files: &[PathBuf],
     report: &mut Report,
@@ -669,135 +701,9 @@ fn glob(p: &Path) -> Vec<PathBuf> {
 
 // ------------------------------------------------------------------ cross-refs
 
-fn check_target(
-    st: &Stack,
-    report: &mut Report,
-    rule: &str,
-    file: &str,
-    text: &str,
-    target: &str,
-    self_svc: Option<&str>,
-) {
-    let line = locate::line_of(text, target);
-    let Some((host, port)) = host_port(target) else {
-        report.findings.push(finding(
-            file,
-            line,
-            rule,
-            format!("`{target}` is not a host:port address"),
-            None,
-        ));
-        return;
-    };
-    let svc = if matches!(
-        host.as_str(),
-        "localhost" | "127.0.0.1" | "0.0.0.0" | "[::1]"
-    ) {
-        self_svc.and_then(|s| st.compose.service(s))
-    } else {
-        st.compose.service(&host)
-    };
-    let names = st
-        .compose
-        .services
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    match svc {
-        None => report.findings.push(finding(
-            file,
-            line,
-            rule,
-            format!(
-                "`{target}`: `{host}` is not a service of {}",
-                st.compose.display_name()
-            ),
-            Some(format!("services: {names}")),
-        )),
-        Some(s) if !s.listens_on(port) => {
-            let ports = s
-                .all_ports()
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            report.findings.push(finding(
-                file,
-                line,
-                rule,
-                format!(
-                    "`{target}`: service `{}` does not listen on port {port}",
-                    s.name
-                ),
-                Some(format!("`{}` listens on: {ports}", s.name)),
-            ))
-        }
-        Some(_) => {}
-    }
-}
-
 fn cross_refs(st: &Stack, report: &mut Report) {
-    if let Some(p) = &st.prom {
-        for sc in &p.cfg.scrape_configs {
-            for c in &sc.static_configs {
-                for t in &c.targets {
-                    check_target(
-                        st,
-                        report,
-                        "scrape-target-unknown-service",
-                        &p.rel,
-                        &p.text,
-                        t,
-                        p.svc.as_deref(),
-                    );
-                }
-            }
-        }
-        for am in p.cfg.alerting.iter().flat_map(|a| &a.alertmanagers) {
-            for c in &am.static_configs {
-                for t in &c.targets {
-                    check_target(
-                        st,
-                        report,
-                        "alerting-target-unknown-service",
-                        &p.rel,
-                        &p.text,
-                        t,
-                        p.svc.as_deref(),
-                    );
-                }
-            }
-        }
-    }
-    if let Some(c) = &st.collector {
-        for (name, e) in &c.cfg.exporters {
-            if let Some(ep) = e.as_ref().and_then(|e| e.endpoint.as_ref()) {
-                let _ = name;
-                check_target(
-                    st,
-                    report,
-                    "collector-exporter-unknown-service",
-                    &c.rel,
-                    &c.text,
-                    ep,
-                    c.svc.as_deref(),
-                );
-            }
-        }
-    }
+    // Host, port, protocol and bind of every link: crate::model::links.
     if let Some(p) = &st.promtail {
-        for cl in &p.cfg.clients {
-            check_target(
-                st,
-                report,
-                "promtail-client-unknown-service",
-                &p.rel,
-                &p.text,
-                &cl.url,
-                p.svc.as_deref(),
-            );
-        }
         for sc in &p.cfg.scrape_configs {
             for sd in &sc.docker_sd_configs {
                 for f in sd.filters.iter().filter(|f| f.name == "label") {
@@ -851,17 +757,6 @@ fn cross_refs(st: &Stack, report: &mut Report) {
         .collect();
     for d in &st.datasources {
         for ds in &d.doc.datasources {
-            if let Some(url) = &ds.url {
-                check_target(
-                    st,
-                    report,
-                    "datasource-url-unknown-service",
-                    &d.rel,
-                    &d.text,
-                    url,
-                    st.grafana_svc.as_deref(),
-                );
-            }
             let mut links = Vec::new();
             for key in ["exemplarTraceIdDestinations", "derivedFields"] {
                 if let Some(seq) = ds.json_data.get(key).and_then(|v| v.as_sequence()) {
@@ -882,25 +777,6 @@ fn cross_refs(st: &Stack, report: &mut Report) {
                     ));
                 }
             }
-        }
-    }
-    if let Some(l) = &st.loki
-        && let Some(url) = l
-            .cfg
-            .ruler
-            .as_ref()
-            .and_then(|r| r.alertmanager_url.as_ref())
-    {
-        for u in url.split(',') {
-            check_target(
-                st,
-                report,
-                "loki-ruler-alertmanager-unknown-service",
-                &l.rel,
-                &l.text,
-                u.trim(),
-                l.svc.as_deref(),
-            );
         }
     }
     // Dashboard providers.
@@ -1147,8 +1023,14 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
     if catalogue.is_none() {
         report.skipped.push(SkippedCheck {
             name: "metric catalogue".into(),
-            reason: "no catalogue given: metric and label names in queries were not checked".into(),
-            install_hint: "pass --catalogue fixtures/catalogue/reference-app.prom".into(),
+            reason: format!(
+                "no metric catalogue (none given with --catalogue, no {} in the stack directory, and the service under test is not labelled `obs-harness.role: reference-app`): metric and label names in queries were not checked",
+                st.dir.join(CATALOGUE_FILE).display()
+            ),
+            install_hint: format!(
+                "record one from the running app: `obs-harness catalogue record --from http://HOST:PORT/metrics -o {0}` (or `> {0}`), or pass --catalogue FILE",
+                st.dir.join(CATALOGUE_FILE).display()
+            ),
         });
     }
     let mut check = |file: &str, text: &str, expr: &str, lang: &dashboards::Lang, origin: &str| {
@@ -1264,6 +1146,9 @@ pub struct LintArgs {
     #[arg(long)]
     pub timings: bool,
     /// Prometheus text exposition of the app (metric catalogue for query checks).
+    /// Default: <STACK_DIR>/catalogue.prom, else the built-in one for a stack whose
+    /// service under test is labelled obs-harness.role: reference-app.
+    /// Record one with `obs-harness catalogue record --from URL -o <STACK_DIR>/catalogue.prom`.
     #[arg(long, value_name = "FILE")]
     pub catalogue: Option<PathBuf>,
     /// Rule profile.

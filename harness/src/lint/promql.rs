@@ -14,7 +14,7 @@
 use super::catalogue::Catalogue;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, Expr, LabelModifier};
+use promql_parser::parser::{self, Expr, LabelModifier, VectorMatchCardinality};
 use std::collections::BTreeSet;
 
 /// Marker in identifiers that replaced a Grafana variable.
@@ -191,6 +191,329 @@ fn strip_call<'a>(t: &'a str, f: &str) -> Option<&'a str> {
     let rest = t.strip_prefix(f)?.trim_start();
     let rest = rest.strip_prefix('(')?;
     rest.trim_end().strip_suffix(')')
+}
+
+/// Every check of one parsed query: [`check_catalogue`] when a catalogue is given, plus
+/// the semantic rules of [`semantic`]. An unknown-metric issue for a histogram or
+/// summary family that `promql-rate-non-counter` reports is dropped (one finding, the
+/// one that says what to rate instead).
+pub fn check_query(e: &Expr, cat: Option<&Catalogue>) -> Vec<QueryIssue> {
+    let mut families = BTreeSet::new();
+    let sem = semantic_inner(e, cat, &mut families);
+    let mut out = cat.map(|c| check_catalogue(e, c)).unwrap_or_default();
+    out.retain(|i| !(i.rule == "promql-unknown-metric" && families.iter().any(|f| i.message == unknown_metric_message(f))));
+    out.extend(sem);
+    out
+}
+
+/// Rules about what a query means, where a mistake gives a silent empty (or wrong) panel:
+/// - `promql-quantile-without-le` (no catalogue needed): the second argument of
+///   `histogram_quantile` over classic `_bucket` series has lost `le` (`sum by (x)`
+///   without `le`, `sum(...)`, `without (le)`, a one-to-one `on (...)` without `le` or
+///   `ignoring (le)`); reported only when `le` is surely gone ([`le_lost`]);
+/// - `promql-quantile-non-histogram` (catalogue): `histogram_quantile` over series the
+///   catalogue knows that carry no `le` label (a gauge, a counter, a summary, a
+///   histogram's `_sum`/`_count`);
+/// - `promql-rate-non-counter` (catalogue with `# TYPE`s): `rate`/`irate`/`increase`
+///   over a gauge, info, stateset or gauge-histogram series, or over a histogram or
+///   summary family's own name (not its `_bucket`/`_sum`/`_count` series). Untyped and
+///   unknown metrics are not reported.
+pub fn semantic(e: &Expr, cat: Option<&Catalogue>) -> Vec<QueryIssue> {
+    semantic_inner(e, cat, &mut BTreeSet::new())
+}
+
+fn semantic_inner(e: &Expr, cat: Option<&Catalogue>, families: &mut BTreeSet<String>) -> Vec<QueryIssue> {
+    let mut out = Vec::new();
+    walk(e, &mut |x| {
+        let Expr::Call(c) = x else { return };
+        match c.func.name {
+            "histogram_quantile" => {
+                if let Some(arg) = c.args.args.get(1) {
+                    quantile(arg, cat, &mut out);
+                }
+            }
+            "rate" | "irate" | "increase" => {
+                if let (Some(cat), Some(Expr::MatrixSelector(ms))) = (cat, c.args.args.first().map(|a| a.as_ref())) {
+                    if let Some(i) = rate_of(c.func.name, &ms.vs, cat, families) {
+                        out.push(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+    });
+    out
+}
+
+/// Calls `f` on `e` and every expression below it.
+fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match e {
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                walk(p, f);
+            }
+            walk(&a.expr, f);
+        }
+        Expr::Unary(u) => walk(&u.expr, f),
+        Expr::Paren(p) => walk(&p.expr, f),
+        Expr::Subquery(s) => walk(&s.expr, f),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, f)),
+        Expr::Binary(b) => {
+            walk(&b.lhs, f);
+            walk(&b.rhs, f);
+        }
+        _ => {}
+    }
+}
+
+fn quantile(arg: &Expr, cat: Option<&Catalogue>, out: &mut Vec<QueryIssue>) {
+    let names = metric_names(arg);
+    let shown = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    // Classic histograms only: a native histogram has no `le` to keep.
+    let classic = !names.is_empty() && names.iter().all(|n| n.ends_with("_bucket") && !n.contains(VAR_MARK));
+    if classic && let Some(lost) = le_lost(arg) {
+        out.push(QueryIssue {
+            rule: "promql-quantile-without-le",
+            message: format!(
+                "histogram_quantile over {shown}: {} drops the `le` label, so the buckets collapse and the quantile is always empty",
+                lost.what
+            ),
+            hint: Some(lost.fix),
+        });
+        return;
+    }
+    let Some(cat) = cat else { return };
+    if names.is_empty() || names.iter().any(|n| cat.open.contains(n) || n.contains(VAR_MARK)) {
+        return;
+    }
+    let mut scratch = Vec::new();
+    let Some(labels) = infer(arg, cat, &mut scratch) else { return };
+    if labels.contains("le") || !names.iter().all(|n| cat.labels(n).is_some_and(|l| !l.contains("le"))) {
+        return;
+    }
+    let kinds: Vec<String> = names
+        .iter()
+        .map(|n| match cat.family_of(n) {
+            Some((f, t)) if f != n => format!("`{n}` is a series of the {t} `{f}`"),
+            Some((_, t)) => format!("`{n}` is a {t}"),
+            None => format!("`{n}` has no `le` label"),
+        })
+        .collect();
+    let buckets: Vec<String> = names
+        .iter()
+        .filter_map(|n| {
+            let (f, t) = cat.family_of(n)?;
+            let b = format!("{f}_bucket");
+            (t == "histogram" && cat.labels(&b).is_some()).then(|| format!("`{b}`"))
+        })
+        .collect();
+    out.push(QueryIssue {
+        rule: "promql-quantile-non-histogram",
+        message: format!("histogram_quantile over {shown}, which has no `le` label ({}): the quantile is always empty", kinds.join("; ")),
+        hint: Some(if buckets.is_empty() {
+            "histogram_quantile needs a classic histogram's `_bucket` series (with `le`); use the value itself, or `quantile(...)` across series".to_owned()
+        } else {
+            format!("use the buckets: {} with `sum by (le, ...) (rate(...[5m]))`", buckets.join(", "))
+        }),
+    });
+}
+
+fn rate_of(func: &str, vs: &parser::VectorSelector, cat: &Catalogue, families: &mut BTreeSet<String>) -> Option<QueryIssue> {
+    let name = selector_name(vs)?;
+    let (family, kind) = cat.family_of(&name)?;
+    let whole_family = family == name && matches!(kind, "histogram" | "summary");
+    if !whole_family && !matches!(kind, "gauge" | "info" | "stateset" | "gaugehistogram") {
+        return None;
+    }
+    let (message, hint) = if whole_family {
+        families.insert(name.clone());
+        let series: Vec<String> = ["_bucket", "_sum", "_count"]
+            .iter()
+            .map(|s| format!("{family}{s}"))
+            .filter(|s| cat.labels(s).is_some())
+            .map(|s| format!("`{s}`"))
+            .collect();
+        (
+            format!(
+                "`{func}({name}[...])`: `{name}` is a {kind}, not a counter: {}",
+                if cat.labels(&name).is_some() { "its own series are quantiles (gauges)" } else { "no series has that name" }
+            ),
+            format!("{func} one of its counter series instead: {}", if series.is_empty() { format!("`{family}_sum`, `{family}_count`") } else { series.join(", ") }),
+        )
+    } else {
+        (
+            format!("`{func}({name}[...])`: `{name}` is a {kind}, not a counter; {func} reads every drop as a counter reset"),
+            if kind == "gauge" {
+                format!("use `deriv({name}[5m])` or `delta({name}[5m])` for a gauge's change, or `{name}` itself")
+            } else {
+                format!("use `{name}` itself (or `changes({name}[5m])`): only counters are rated")
+            },
+        )
+    };
+    Some(QueryIssue { rule: "promql-rate-non-counter", message, hint: Some(hint) })
+}
+
+/// Why `le` is surely gone from an expression, and how to keep it.
+pub struct LeLost {
+    /// The construct that drops it, e.g. `` `sum by (handler)` ``.
+    pub what: String,
+    pub fix: String,
+}
+
+/// Whether the `le` label surely does not survive `e` (None: it may). Selectors keep
+/// their labels; `by (...)` without `le`, `without (le)` and aggregations without a
+/// clause (`sum(...)`) drop it (`topk`/`bottomk`/`limitk`/`limit_ratio` keep the
+/// input's labels); functions keep their vector argument's labels (`label_replace` to
+/// `le` restores it); binary operations keep the vector side's (the left for one-to-one
+/// and many-to-one, the right for one-to-many), except that a one-to-one `on (...)`
+/// without `le` or `ignoring (le)` drops it and `or` loses it only if both sides do.
+/// Grafana variables in a label list count as `le`.
+pub fn le_lost(e: &Expr) -> Option<LeLost> {
+    let names = |l: &[String]| l.join(", ");
+    let has_le = |l: &[String]| l.iter().any(|x| x == "le" || x.contains(VAR_MARK));
+    match e {
+        Expr::Aggregate(a) => {
+            let op = a.op.to_string();
+            match &a.modifier {
+                Some(LabelModifier::Include(l)) if !has_le(&l.labels) => Some(LeLost {
+                    what: format!("`{op} by ({})`", names(&l.labels)),
+                    fix: format!("keep `le` in the grouping: `{op} by ({}) (...)`", names(&[vec!["le".to_owned()], l.labels.clone()].concat())),
+                }),
+                Some(LabelModifier::Exclude(l)) if l.labels.iter().any(|x| x == "le") => Some(LeLost {
+                    what: format!("`{op} without ({})`", names(&l.labels)),
+                    fix: "remove `le` from `without (...)`: histogram_quantile needs it".to_owned(),
+                }),
+                Some(_) => le_lost(&a.expr),
+                None if matches!(op.as_str(), "topk" | "bottomk" | "limitk" | "limit_ratio") => le_lost(&a.expr),
+                None if op == "count_values" => None,
+                None => Some(LeLost {
+                    what: format!("`{op}(...)` without a `by (le)` clause"),
+                    fix: format!("aggregate by `le`: `{op} by (le) (...)`"),
+                }),
+            }
+        }
+        Expr::Unary(u) => le_lost(&u.expr),
+        Expr::Paren(p) => le_lost(&p.expr),
+        Expr::Subquery(s) => le_lost(&s.expr),
+        Expr::Call(c) => {
+            let args = &c.args.args;
+            match c.func.name {
+                "label_replace" | "label_join" => match args.get(1).map(|a| a.as_ref()) {
+                    Some(Expr::StringLiteral(s)) if s.val != "le" => le_lost(args.first()?),
+                    _ => None,
+                },
+                "histogram_quantile" => None,
+                _ => args.iter().find(|a| matches!(a.value_type(), ValueType::Vector | ValueType::Matrix)).and_then(|a| le_lost(a)),
+            }
+        }
+        Expr::Binary(b) => {
+            let (ls, rs) = (b.lhs.value_type() == ValueType::Scalar, b.rhs.value_type() == ValueType::Scalar);
+            if ls {
+                return le_lost(&b.rhs);
+            }
+            if rs {
+                return le_lost(&b.lhs);
+            }
+            if b.op.is_set_operator() {
+                let l = le_lost(&b.lhs)?;
+                return if b.op.to_string() == "or" { le_lost(&b.rhs).map(|_| l) } else { Some(l) };
+            }
+            let card = b.modifier.as_ref().map(|m| &m.card);
+            match card {
+                Some(VectorMatchCardinality::ManyToOne(extra)) => {
+                    if has_le(&extra.labels) { None } else { le_lost(&b.lhs) }
+                }
+                Some(VectorMatchCardinality::OneToMany(extra)) => {
+                    if has_le(&extra.labels) { None } else { le_lost(&b.rhs) }
+                }
+                _ => match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                    Some(LabelModifier::Include(l)) if !has_le(&l.labels) => Some(LeLost {
+                        what: format!("`on ({})`", names(&l.labels)),
+                        fix: format!("add `le` to the matching labels: `on ({})`", names(&[vec!["le".to_owned()], l.labels.clone()].concat())),
+                    }),
+                    Some(LabelModifier::Exclude(l)) if l.labels.iter().any(|x| x == "le") => Some(LeLost {
+                        what: format!("`ignoring ({})`", names(&l.labels)),
+                        fix: "remove `le` from `ignoring (...)`".to_owned(),
+                    }),
+                    _ => le_lost(&b.lhs),
+                },
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The values a matcher on `label` can select, for the matchers whose values are
+/// literal: `label="v"` -> `[v]`, `label=~"a|b"` -> `[a, b]` (see [`regex_literals`]).
+/// Each entry is the matcher as written and its values.
+pub fn literal_matchers(e: &Expr, label: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    visit_selectors(e, &mut |vs| {
+        let all = vs.matchers.matchers.iter().chain(vs.matchers.or_matchers.iter().flatten());
+        for m in all.filter(|m| m.name == label) {
+            let entry = match &m.op {
+                MatchOp::Equal => (format!("{label}=\"{}\"", m.value), vec![m.value.clone()]),
+                MatchOp::Re(_) => match regex_literals(&m.value) {
+                    Some(v) => (format!("{label}=~\"{}\"", m.value), v),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    });
+    out
+}
+
+/// The strings a (fully anchored, as in PromQL and LogQL) regex matches when it is a
+/// plain alternation of literals: `a|b-c|d\.e` -> `[a, b-c, d.e]`. None for anything
+/// else (metacharacters, groups, classes, flags, an empty alternative).
+pub fn regex_literals(re: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for alt in re.split('|') {
+        let mut lit = String::new();
+        let mut chars = alt.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(n) if n.is_ascii_punctuation() => lit.push(n),
+                    _ => return None,
+                },
+                '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
+                c => lit.push(c),
+            }
+        }
+        if lit.is_empty() {
+            return None;
+        }
+        out.push(lit);
+    }
+    Some(out)
+}
+
+/// Names of the Grafana variables a query uses (`$v`, `${v:fmt}`, `[[v]]`): inside
+/// quotes [`substitute_vars`] leaves the bare name, so a matcher value containing
+/// one of these came from a variable.
+pub fn grafana_var_names(q: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let b = q.as_bytes();
+    for (i, c) in q.char_indices() {
+        let rest = if c == '$' {
+            q[i + 1..].strip_prefix('{').unwrap_or(&q[i + 1..])
+        } else if c == '[' && b.get(i + 1) == Some(&b'[') {
+            &q[i + 2..]
+        } else {
+            continue;
+        };
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+    }
+    out
 }
 
 /// Checks metric names and labels of a parsed query against the catalogue.
@@ -420,7 +743,7 @@ fn selector(
         let similar = cat.similar(&name);
         out.push(QueryIssue {
             rule: "promql-unknown-metric",
-            message: format!("metric `{name}` is not in the metric catalogue"),
+            message: unknown_metric_message(&name),
             hint: Some(if similar.is_empty() {
                 "check the metric name against the app's /metrics".to_owned()
             } else {
@@ -452,6 +775,10 @@ fn selector(
         });
     }
     Some(labels.clone())
+}
+
+fn unknown_metric_message(name: &str) -> String {
+    format!("metric `{name}` is not in the metric catalogue")
 }
 
 fn join(s: &BTreeSet<String>) -> String {
@@ -533,6 +860,126 @@ mod tests {
             )
             .len(),
             1
+        );
+    }
+
+    fn sem(q: &str) -> Vec<&'static str> {
+        semantic(&parse(q).unwrap(), None).iter().map(|i| i.rule).collect()
+    }
+
+    #[test]
+    fn quantile_needs_le_through_the_aggregation() {
+        let bad = "promql-quantile-without-le";
+        for q in [
+            "histogram_quantile(0.95, sum by (handler) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.95, sum(rate(x_bucket[5m])))",
+            "histogram_quantile(0.95, sum(rate(x_bucket[5m])) by (handler))",
+            "histogram_quantile(0.95, sum without (le) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.95, sum by (handler) (sum by (le, handler) (rate(x_bucket[5m]))))",
+            "histogram_quantile(0.95, avg(rate(x_bucket[5m])) * 2)",
+            "histogram_quantile(0.95, rate(x_bucket[5m]) / on (job) sum by (job) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.95, rate(x_bucket[5m]) / ignoring (le) rate(y_bucket[5m]))",
+            "histogram_quantile(0.95, sum by (job) (rate(x_bucket[5m])) or sum(rate(y_bucket[5m])))",
+            "histogram_quantile(0.9, sum by ($g) (rate(x_bucket[$__rate_interval]))) > histogram_quantile(0.9, sum(rate(x_bucket[5m])))",
+        ] {
+            assert_eq!(sem(q), [bad], "{q}");
+        }
+        for q in [
+            "histogram_quantile(0.95, sum by (le, handler) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.9, rate(x_bucket[5m]))",
+            "histogram_quantile(0.9, sum(rate(x_bucket[5m])) by (le))",
+            "histogram_quantile(0.9, sum without (instance) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.9, sum by (le) (increase(x_bucket[1h])) / ignoring (job) group_left sum(y))",
+            "histogram_quantile(0.9, topk(5, rate(x_bucket[5m])))",
+            "histogram_quantile(0.9, label_replace(sum by (b) (x_bucket), \"le\", \"$1\", \"b\", \"(.*)\"))",
+            "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])) or sum(rate(y_bucket[5m])))",
+            "histogram_quantile(0.9, sum by ($group) (rate(x_bucket[5m])))",
+            "histogram_quantile(0.9, rate(x_bucket[5m]) / on (le, job) rate(y_bucket[5m]))",
+            // native histograms need no `le`, and a recording rule's name says nothing
+            "histogram_quantile(0.9, sum(rate(http_request_duration_seconds[5m])))",
+            "histogram_quantile(0.9, sum by (job) (job:latency:rate5m))",
+            "histogram_quantile(0.9, sum by (le) (rate({__name__=~\"x_bucket|y_bucket\"}[5m])))",
+        ] {
+            assert!(sem(q).is_empty(), "{q}: {:?}", sem(q));
+        }
+        let i = semantic(&parse("histogram_quantile(0.9, sum by (handler) (rate(x_bucket[5m])))").unwrap(), None);
+        assert!(i[0].message.contains("`sum by (handler)`") && i[0].message.contains("`x_bucket`"), "{}", i[0].message);
+        assert!(i[0].hint.as_ref().unwrap().contains("sum by (le, handler)"));
+    }
+
+    fn typed() -> Catalogue {
+        Catalogue::parse_exposition(
+            "# TYPE req_total counter\nreq_total{h=\"/\"} 1\n# TYPE fds gauge\nfds 1\n\
+             # TYPE lat histogram\nlat_bucket{le=\"1\"} 1\nlat_sum 1\nlat_count 1\n\
+             # TYPE size summary\nsize{quantile=\"0.5\"} 1\nsize_sum 1\nsize_count 1\n\
+             # TYPE b_info info\nb_info{v=\"1\"} 1\nmystery 1\n# TYPE u untyped\nu 1\n",
+        )
+        .unwrap()
+        .with_scrape_labels()
+    }
+
+    fn all(q: &str) -> Vec<&'static str> {
+        check_query(&parse(q).unwrap(), Some(&typed())).iter().map(|i| i.rule).collect()
+    }
+
+    #[test]
+    fn rate_needs_a_counter() {
+        let bad = "promql-rate-non-counter";
+        assert_eq!(all("rate(fds[5m])"), [bad]);
+        assert_eq!(all("sum(irate(fds{job=\"a\"}[1m]))"), [bad]);
+        assert_eq!(all("increase(b_info[1h])"), [bad]);
+        assert_eq!(all("rate(size[5m])"), [bad]);
+        // the family name of a histogram: one finding, not also promql-unknown-metric
+        assert_eq!(all("rate(lat[5m])"), [bad]);
+        let i = check_query(&parse("rate(lat[5m])").unwrap(), Some(&typed()));
+        assert!(i[0].hint.as_ref().unwrap().contains("`lat_bucket`"), "{:?}", i[0].hint);
+        for q in [
+            "rate(req_total[5m])",
+            "rate(lat_bucket[5m])",
+            "rate(lat_sum[5m]) / rate(lat_count[5m])",
+            "rate(size_count[5m])",
+            "rate(mystery[5m])",
+            "rate(u[5m])",
+            "deriv(fds[5m])",
+            "delta(fds[5m])",
+            "rate(fds[5m:1m])",
+        ] {
+            assert!(all(q).is_empty(), "{q}: {:?}", all(q));
+        }
+        // no catalogue: nothing known about types
+        assert!(sem("rate(fds[5m])").is_empty());
+        // an unknown metric is still reported as such
+        assert_eq!(all("rate(nope[5m])"), ["promql-unknown-metric"]);
+    }
+
+    #[test]
+    fn quantile_over_a_series_without_le() {
+        let bad = "promql-quantile-non-histogram";
+        assert_eq!(all("histogram_quantile(0.9, fds)"), [bad]);
+        assert_eq!(all("histogram_quantile(0.9, sum by (job) (rate(lat_sum[5m])))"), [bad]);
+        let i = check_query(&parse("histogram_quantile(0.9, rate(lat_count[5m]))").unwrap(), Some(&typed()));
+        assert_eq!(i.len(), 1);
+        assert!(i[0].hint.as_ref().unwrap().contains("`lat_bucket`"));
+        assert!(all("histogram_quantile(0.9, sum by (le) (rate(lat_bucket[5m])))").is_empty());
+        // without `le` through the aggregation: the structural rule, once
+        assert_eq!(all("histogram_quantile(0.9, sum(rate(lat_bucket[5m])))"), ["promql-quantile-without-le"]);
+    }
+
+    #[test]
+    fn literal_matcher_values() {
+        assert_eq!(regex_literals("a|b-c|d\\.e"), Some(vec!["a".into(), "b-c".into(), "d.e".into()]));
+        assert_eq!(regex_literals("api"), Some(vec!["api".into()]));
+        for re in ["a.*", "a|", "(a|b)", "[ab]", "(?i)a", "a+", "^a$", ".+", ""] {
+            assert_eq!(regex_literals(re), None, "{re}");
+        }
+        let e = parse("up{job=~\"a|b\"} + on() up{job=\"c\"} + up{job=~\".+\"}").unwrap();
+        assert_eq!(
+            literal_matchers(&e, "job"),
+            [("job=~\"a|b\"".to_owned(), vec!["a".to_owned(), "b".to_owned()]), ("job=\"c\"".to_owned(), vec!["c".to_owned()])]
+        );
+        assert_eq!(
+            grafana_var_names("x{job=~\"$job\", a=\"${b:regex}\", c=\"[[cc]]\"}[$__rate_interval]"),
+            ["__rate_interval", "b", "cc", "job"].into_iter().map(String::from).collect()
         );
     }
 

@@ -1,0 +1,188 @@
+//! The stack's data flow drawn from its configs: one node per service, one
+//! edge per link with its protocol and port. A link that fails a static check
+//! is marked with its finding; in `check`'s report each edge also carries what
+//! the live phases saw ([`EdgeState`]).
+//!
+//! Formats: Mermaid (`flowchart LR`, renders on GitHub), Graphviz dot, JSON.
+
+use super::{Link, StackModel};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Mermaid,
+    Dot,
+    Json,
+}
+
+/// What a run saw of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EdgeState {
+    Passed,
+    Failed,
+    Blocked,
+    NotRun,
+}
+
+impl EdgeState {
+    fn colour(self) -> &'static str {
+        match self {
+            EdgeState::Passed => "#2a9d48",
+            EdgeState::Failed => "#d62728",
+            EdgeState::Blocked => "#ff9f1c",
+            EdgeState::NotRun => "#999999",
+        }
+    }
+}
+
+/// One edge of the drawing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Edge {
+    pub from: String,
+    /// The target service; the host as written when it names none.
+    pub to: String,
+    pub proto: String,
+    pub port: u16,
+    pub what: String,
+    /// `file:line` where the link is configured.
+    pub at: String,
+    /// The static finding of this link (`rule: message`), if it is broken.
+    pub broken: Option<String>,
+    /// What the run saw, when drawn from a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<EdgeState>,
+}
+
+/// The graph of a model: nodes and edges (links to the same target over the
+/// same protocol and port are one edge).
+#[derive(Debug, Clone, Serialize)]
+pub struct Graph {
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphNode {
+    pub name: String,
+    pub kind: String,
+    /// `port proto` of each listener.
+    pub listens: Vec<String>,
+}
+
+impl Graph {
+    /// The graph of the model, each link checked; `state` gives what a run saw of a link.
+    pub fn of(model: &StackModel, state: &dyn Fn(&Link) -> Option<EdgeState>) -> Self {
+        let nodes = model
+            .nodes
+            .iter()
+            .map(|n| GraphNode { name: n.name.clone(), kind: n.kind.into(), listens: n.listeners.iter().map(|l| format!("{} {}", l.port, l.proto)).collect() })
+            .collect();
+        let mut edges: Vec<Edge> = Vec::new();
+        for l in &model.links {
+            let broken = super::links::check_link(model, l).map(|f| format!("{}: {}", f.rule, f.message));
+            let to = l.to.clone().unwrap_or_else(|| l.host.clone());
+            let e = Edge {
+                from: l.from.clone(),
+                to,
+                proto: l.proto.to_string(),
+                port: l.port,
+                what: l.what.clone(),
+                at: format!("{}:{}", l.at.file, l.at.line),
+                broken,
+                state: state(l),
+            };
+            match edges.iter_mut().find(|x| x.from == e.from && x.to == e.to && x.proto == e.proto && x.port == e.port) {
+                Some(x) => {
+                    if !x.what.split(", ").any(|w| w == e.what) {
+                        x.what = format!("{}, {}", x.what, e.what);
+                    }
+                    x.broken = x.broken.take().or(e.broken);
+                    x.state = worst(x.state, e.state);
+                }
+                None => edges.push(e),
+            }
+        }
+        // Links to hosts that are no service still get a node, so the broken edge shows.
+        let mut g = Self { nodes, edges };
+        for e in &g.edges {
+            if !g.nodes.iter().any(|n| n.name == e.to) {
+                g.nodes.push(GraphNode { name: e.to.clone(), kind: "unknown".into(), listens: vec![] });
+            }
+        }
+        g
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Mermaid => self.mermaid(),
+            Format::Dot => self.dot(),
+            Format::Json => serde_json::to_string_pretty(self).expect("graph serialises") + "\n",
+        }
+    }
+
+    fn mermaid(&self) -> String {
+        let id = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        let esc = |s: &str| s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;");
+        let mut out = String::from("flowchart LR\n");
+        for n in &self.nodes {
+            let shape = if n.kind == "unknown" { format!("{}[/\"{} (no such service)\"/]", id(&n.name), esc(&n.name)) } else { format!("{}[\"{}<br/><small>{}</small>\"]", id(&n.name), esc(&n.name), esc(&n.kind)) };
+            out.push_str(&format!("  {shape}\n"));
+        }
+        let mut styles = Vec::new();
+        for (i, e) in self.edges.iter().enumerate() {
+            let port = if e.port == 0 { String::new() } else { format!(" :{}", e.port) };
+            let mark = if e.broken.is_some() { "✗ " } else { "" };
+            let arrow = if e.broken.is_some() { "-. " } else { "-- " };
+            let tail = if e.broken.is_some() { " .->" } else { " -->" };
+            out.push_str(&format!("  {} {arrow}\"{mark}{}{}<br/>{}\"{tail} {}\n", id(&e.from), esc(&e.proto), port, esc(&e.what), id(&e.to)));
+            if let Some(s) = e.state {
+                styles.push(format!("  linkStyle {i} stroke:{},stroke-width:2px", s.colour()));
+            } else if e.broken.is_some() {
+                styles.push(format!("  linkStyle {i} stroke:#d62728,stroke-width:2px"));
+            }
+        }
+        for s in styles {
+            out.push_str(&s);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn dot(&self) -> String {
+        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut out = String::from("digraph stack {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        for n in &self.nodes {
+            let style = if n.kind == "unknown" { ", style=dashed, color=\"#d62728\"" } else { "" };
+            out.push_str(&format!("  {} [label={}{style}];\n", q(&n.name), q(&format!("{}\n{}", n.name, n.kind))));
+        }
+        for e in &self.edges {
+            let port = if e.port == 0 { String::new() } else { format!(" :{}", e.port) };
+            let mut label = format!("{}{}\n{}", e.proto, port, e.what);
+            if let Some(b) = &e.broken {
+                label.push_str(&format!("\n✗ {}", b.split(':').next().unwrap_or(b)));
+            }
+            let colour = e.state.map(EdgeState::colour).or(e.broken.as_ref().map(|_| "#d62728"));
+            let attrs = match colour {
+                Some(c) => format!(", color={}, fontcolor={}", q(c), q(c)),
+                None => String::new(),
+            };
+            let dashed = if e.broken.is_some() { ", style=dashed" } else { "" };
+            out.push_str(&format!("  {} -> {} [label={}{attrs}{dashed}];\n", q(&e.from), q(&e.to), q(&label)));
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn worst(a: Option<EdgeState>, b: Option<EdgeState>) -> Option<EdgeState> {
+    let rank = |s: Option<EdgeState>| match s {
+        Some(EdgeState::Failed) => 4,
+        Some(EdgeState::Blocked) => 3,
+        Some(EdgeState::NotRun) => 2,
+        Some(EdgeState::Passed) => 1,
+        None => 0,
+    };
+    if rank(a) >= rank(b) { a } else { b }
+}

@@ -1,0 +1,149 @@
+//! The OpenTelemetry Collector: its OTLP receivers (those a pipeline uses) on
+//! `protocols.grpc.endpoint` / `protocols.http.endpoint` (default
+//! `localhost:4317` / `localhost:4318` since v0.104.0), the `health_check`
+//! extension (default `localhost:13133`) and its own metrics (`service.telemetry`,
+//! default port 8888); each exporter with an `endpoint` is a link
+//! (`otlp`/`otlp_grpc` speak OTLP/gRPC, `otlphttp`/`otlp_http` OTLP/HTTP).
+
+use super::super::{ConfigDoc, Ctx, Link, Listener, Proto, split_bind};
+
+pub struct Collector;
+
+/// Names of the components of `section` that some pipeline uses.
+pub(crate) fn used(cfg: &ConfigDoc, section: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = cfg.get(&["service", "pipelines"]).and_then(|p| p.as_mapping()) {
+        for (_, pl) in p {
+            for v in pl.get(section).and_then(|v| v.as_sequence()).into_iter().flatten() {
+                if let Some(s) = v.as_str()
+                    && !out.iter().any(|x| x == s)
+                {
+                    out.push(s.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Exporters of the pipelines of one signal (`traces`, `traces/x`, …).
+pub fn pipeline_exporters(cfg: &ConfigDoc, signal: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    if let Some(p) = cfg.get(&["service", "pipelines"]).and_then(|p| p.as_mapping()) {
+        for (name, pl) in p {
+            let Some(name) = name.as_str() else { continue };
+            if name == signal || name.starts_with(&format!("{signal}/")) {
+                let ex = pl.get("exporters").and_then(|v| v.as_sequence()).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+                out.push((name.to_owned(), ex));
+            }
+        }
+    }
+    out
+}
+
+fn endpoint_listener(ctx: &Ctx, cfg: &ConfigDoc, path: &[&str], default: &str, proto: Proto, serves: &'static str) -> Option<Listener> {
+    let set = cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::lint::compose::scalar);
+    let (value, at) = match set {
+        Some(v) => {
+            let at = ctx.at("endpoint", Some(&v));
+            (v, at)
+        }
+        None => (default.to_owned(), None),
+    };
+    let (bind, port) = split_bind(&value)?;
+    Some(Listener { port, proto, serves, bind, at })
+}
+
+/// The OTLP listeners of the receivers a pipeline uses (the collector's and Jaeger v2's).
+pub(crate) fn otlp_listeners(ctx: &Ctx, cfg: &ConfigDoc) -> Vec<Listener> {
+    let mut out = Vec::new();
+    for r in used(cfg, "receivers") {
+        if r != "otlp" && !r.starts_with("otlp/") {
+            continue;
+        }
+        let Some(protocols) = cfg.get(&["receivers", r.as_str(), "protocols"]) else { continue };
+        if protocols.get("grpc").is_some() {
+            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "grpc"], "localhost:4317", Proto::OtlpGrpc, "otlp"));
+        }
+        if protocols.get("http").is_some() {
+            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "http"], "localhost:4318", Proto::OtlpHttp, "otlp"));
+        }
+    }
+    out
+}
+
+/// Extensions the service enables (`service.extensions`).
+pub(crate) fn extensions(cfg: &ConfigDoc) -> Vec<String> {
+    cfg.get(&["service", "extensions"]).and_then(|v| v.as_sequence()).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// The exporter's wire protocol and what it must reach, by exporter type.
+pub fn exporter_kind(name: &str) -> Option<(Proto, &'static [&'static str], Option<u16>)> {
+    let ty = name.split('/').next().unwrap_or(name);
+    Some(match ty {
+        "otlp" | "otlp_grpc" => (Proto::OtlpGrpc, &["otlp"][..], Some(4317)),
+        "otlphttp" | "otlp_http" => (Proto::OtlpHttp, &["otlp"][..], Some(4318)),
+        "prometheusremotewrite" => (Proto::Http, &["prometheus"][..], None),
+        "loki" => (Proto::Http, &["loki"][..], None),
+        "zipkin" | "elasticsearch" | "otlp_arrow" | "jaeger" => (Proto::Http, &[][..], None),
+        _ => return None,
+    })
+}
+
+impl super::Kind for Collector {
+    fn name(&self) -> &'static str {
+        "otel-collector"
+    }
+    fn matches(&self, ctx: &Ctx) -> bool {
+        super::image_has(ctx, "opentelemetry-collector") || super::image_has(ctx, "otelcol")
+    }
+    fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
+        let Some(cfg) = ctx.config else {
+            return [(4317, Proto::OtlpGrpc, "otlp"), (4318, Proto::OtlpHttp, "otlp"), (8888, Proto::Http, "metrics"), (13133, Proto::Http, "health")]
+                .into_iter()
+                .map(|(port, proto, serves)| Listener { port, proto, serves, bind: String::new(), at: None })
+                .collect();
+        };
+        let mut out = otlp_listeners(ctx, cfg);
+        if extensions(cfg).iter().any(|e| e == "health_check" || e.starts_with("health_check/")) {
+            let name = extensions(cfg).into_iter().find(|e| e.starts_with("health_check")).unwrap_or_default();
+            out.extend(endpoint_listener(ctx, cfg, &["extensions", &name], "localhost:13133", Proto::Http, "health"));
+        }
+        // Internal telemetry: a pull reader's host/port, else the default 8888.
+        let reader = cfg
+            .get(&["service", "telemetry", "metrics", "readers"])
+            .and_then(|r| r.as_sequence())
+            .and_then(|r| r.iter().find_map(|x| x.get("pull")?.get("exporter")?.get("prometheus").cloned()));
+        match reader {
+            Some(p) => {
+                let port = p.get("port").and_then(crate::lint::compose::scalar).and_then(|v| v.parse().ok()).unwrap_or(8888);
+                let bind = p.get("host").and_then(crate::lint::compose::scalar).unwrap_or_default();
+                let at = ctx.at("port", Some(&port.to_string()));
+                out.push(Listener { port, proto: Proto::Http, serves: "metrics", bind, at });
+            }
+            None => out.push(Listener { port: 8888, proto: Proto::Http, serves: "metrics", bind: String::new(), at: None }),
+        }
+        out
+    }
+    fn links(&self, ctx: &Ctx) -> Vec<Link> {
+        let Some(c) = ctx.stack.collector.as_ref().filter(|c| c.svc.as_deref() == Some(ctx.svc.name.as_str())) else {
+            return Vec::new();
+        };
+        exporter_links(ctx, &c.cfg.exporters, &c.rel, &c.text)
+    }
+    fn readiness(&self, l: &[Listener]) -> Option<(u16, &'static str)> {
+        l.iter().find(|l| l.serves == "health").map(|l| (l.port, "/"))
+    }
+}
+
+/// One link per exporter with an `endpoint` (any collector-style config).
+pub(crate) fn exporter_links(ctx: &Ctx, exporters: &std::collections::BTreeMap<String, Option<crate::lint::model::CollectorExporter>>, rel: &str, text: &str) -> Vec<Link> {
+    let mut out = Vec::new();
+    for (name, e) in exporters {
+        let Some(ep) = e.as_ref().and_then(|e| e.endpoint.as_ref()) else { continue };
+        let (proto, expects, default) = exporter_kind(name).unwrap_or((Proto::Http, &[], None));
+        let at = crate::lint::compose::Origin { file: rel.to_owned(), line: crate::lint::locate::line_of(text, ep) };
+        out.push(super::link(ctx, ep, default, proto, expects, format!("export {name}"), "collector-exporter-unknown-service", at));
+    }
+    out
+}

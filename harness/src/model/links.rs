@@ -1,0 +1,156 @@
+//! Every link of the stack checked statically. For each link four things:
+//! the host resolves to a service, the port is one the target really listens
+//! on (from the target's own config), the protocols match (and the port serves
+//! what the link needs), and the target binds an address other containers reach.
+//! Plus one rule of the data flow: the collector's traces pipelines export to a
+//! trace store that Grafana reads.
+//!
+//! | rule | what |
+//! |---|---|
+//! | the link's own rule (`scrape-target-unknown-service`, `alerting-target-unknown-service`, `otlp-endpoint-unknown-service`, `collector-exporter-unknown-service`, `promtail-client-unknown-service`, `loki-ruler-alertmanager-unknown-service`, `alertmanager-receiver-unknown-service`, `datasource-url-unknown-service`) | host names no service, or the target does not listen on that port |
+//! | `link-protocol-mismatch` | e.g. an OTLP/gRPC exporter aimed at an OTLP/HTTP port, a datasource at an ingest port, alerts at the cluster port |
+//! | `link-loopback-bind` | the target listens on `localhost`/`127.0.0.1` only |
+//! | `collector-no-trace-store` | no traces pipeline of the collector exports to a trace store Grafana reads |
+
+use super::{Link, Listener, Node, Proto, StackModel};
+use crate::lint::compose::Origin;
+use crate::lint::{Finding, Severity};
+
+/// A finding of a link, with its own location and, in the message, the other end's.
+fn finding(at: &Origin, rule: &str, message: String, hint: Option<String>) -> Finding {
+    Finding { file: at.file.clone(), line: at.line, col: None, severity: Severity::Error, rule: rule.to_owned(), message, hint }
+}
+
+fn listeners(n: &Node) -> String {
+    if n.listeners.is_empty() {
+        return "nothing the stack declares".into();
+    }
+    n.listeners.iter().map(Listener::describe).collect::<Vec<_>>().join("; ")
+}
+
+fn compatible(link: Proto, listener: Proto) -> bool {
+    link == listener
+}
+
+/// The verdict of one link: `None` when it holds.
+pub fn check_link(model: &StackModel, l: &Link) -> Option<Finding> {
+    if l.proto == Proto::DockerLogs {
+        return None;
+    }
+    let head = format!("{} → {} ({}) at `{}`", l.from, l.host, l.what, l.value);
+    let Some(to) = l.to.as_deref().and_then(|t| model.node(t)) else {
+        let names = model.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Some(finding(&l.at, l.rule, format!("{head}: `{}` is not a service of {}", l.host, model.compose().display_name()), Some(format!("services: {names}"))));
+    };
+    let Some(listener) = to.listener(l.port) else {
+        let fix = l
+            .expects
+            .iter()
+            .find_map(|e| to.serving(e))
+            .or_else(|| to.listeners.iter().find(|x| compatible(l.proto, x.proto)))
+            .map(|x| format!("use port {} ", x.port))
+            .unwrap_or_default();
+        return Some(finding(
+            &l.at,
+            l.rule,
+            format!("{head}: service `{}` does not listen on port {}", to.name, l.port),
+            Some(format!("{fix}(`{}` listens on: {})", to.name, listeners(to))),
+        ));
+    };
+    let serves_ok = l.expects.is_empty() || l.expects.contains(&listener.serves);
+    if !compatible(l.proto, listener.proto) || !serves_ok {
+        let right = l.expects.iter().find_map(|e| to.listeners.iter().find(|x| x.serves == *e && compatible(l.proto, x.proto))).or_else(|| {
+            if l.expects.is_empty() { to.listeners.iter().find(|x| compatible(l.proto, x.proto)) } else { None }
+        });
+        let other = to.listeners.iter().find(|x| x.serves == listener.serves && compatible(x.proto, l.proto) && x.port != l.port);
+        let hint = match (right.or(other), l.proto) {
+            (Some(r), _) => format!("use port {} ({} {})", r.port, r.proto, r.serves),
+            (None, Proto::OtlpGrpc) => format!("point it at {}'s OTLP/gRPC port, or switch the sender to OTLP/HTTP", to.name),
+            (None, Proto::OtlpHttp) => format!("point it at {}'s OTLP/HTTP port, or switch the sender to gRPC", to.name),
+            (None, _) => format!("`{}` listens on: {}", to.name, listeners(to)),
+        };
+        let wants = if l.expects.is_empty() { String::new() } else { format!(" and needs {}", l.expects.join("/")) };
+        return Some(finding(
+            &l.at,
+            "link-protocol-mismatch",
+            format!(
+                "{head}: speaks {}{wants}, but port {} of `{}` is {} ({}) [{}]",
+                l.proto,
+                l.port,
+                to.name,
+                listener.proto,
+                listener.serves,
+                listener.at.as_ref().map_or("image default".into(), |o| format!("{}:{}", o.file, o.line))
+            ),
+            Some(hint),
+        ));
+    }
+    if listener.loopback() && to.name != l.from {
+        let at = listener.at.clone().unwrap_or_else(|| l.at.clone());
+        return Some(finding(
+            &at,
+            "link-loopback-bind",
+            format!("`{}` listens on {}:{} ({}), which other containers cannot reach: {head} ({}:{}) cannot connect", to.name, listener.bind, listener.port, listener.serves, l.at.file, l.at.line),
+            Some(format!("bind 0.0.0.0:{} (or the service name) instead of {}", listener.port, listener.bind)),
+        ));
+    }
+    None
+}
+
+/// Every finding of the stack's links and data flow.
+pub fn check(model: &StackModel) -> Vec<Finding> {
+    let mut out: Vec<Finding> = model.links.iter().filter_map(|l| check_link(model, l)).collect();
+    out.extend(trace_store(model));
+    out
+}
+
+/// `collector-no-trace-store`: OTLP reaches a collector whose traces pipelines
+/// export to no trace store that Grafana reads (or, without Grafana trace
+/// datasources, to no Jaeger).
+fn trace_store(model: &StackModel) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // Where Grafana reads traces from.
+    let read_by_grafana: Vec<&str> = model
+        .links
+        .iter()
+        .filter(|l| l.rule == "datasource-url-unknown-service" && (l.what.ends_with("(jaeger)") || l.what.ends_with("(tempo)") || l.what.ends_with("(zipkin)")))
+        .filter_map(|l| l.to.as_deref())
+        .collect();
+    let stores: Vec<&str> = if read_by_grafana.is_empty() { model.of_kind("jaeger").map(|n| n.name.as_str()).collect() } else { read_by_grafana };
+    if stores.is_empty() {
+        return out;
+    }
+    let Some(c) = &model.stack.collector else { return out };
+    let Some(node) = c.svc.as_deref().and_then(|s| model.node(s)) else { return out };
+    let fed = model.links.iter().any(|l| matches!(l.proto, Proto::OtlpGrpc | Proto::OtlpHttp) && l.to.as_deref() == Some(node.name.as_str()) && l.from != node.name);
+    if !fed {
+        return out;
+    }
+    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(&c.text) else { return out };
+    let doc = super::ConfigDoc { rel: c.rel.clone(), text: c.text.clone(), value };
+    let pipelines = super::kinds::collector::pipeline_exporters(&doc, "traces");
+    let reaches = |exporter: &str| {
+        model.links.iter().any(|l| l.from == node.name && l.what == format!("export {exporter}") && l.to.as_deref().is_some_and(|t| stores.contains(&t)))
+    };
+    if pipelines.iter().any(|(_, ex)| ex.iter().any(|e| reaches(e))) {
+        return out;
+    }
+    let at = match pipelines.first() {
+        Some((name, _)) => Origin { file: c.rel.clone(), line: crate::lint::locate::line_of(&c.text, &format!("{name}:")) },
+        None => Origin { file: c.rel.clone(), line: crate::lint::locate::line_of(&c.text, "pipelines:") },
+    };
+    let exporters: Vec<String> = pipelines.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
+    out.push(finding(
+        &at,
+        "collector-no-trace-store",
+        format!(
+            "`{}` receives OTLP traces but no traces pipeline exports to {} (the trace store{} Grafana reads); pipelines export to: {}",
+            node.name,
+            stores.join(", "),
+            if stores.len() > 1 { "s" } else { "" },
+            if exporters.is_empty() { "nothing".into() } else { exporters.join(", ") }
+        ),
+        Some(format!("add an exporter whose endpoint is {}'s OTLP port to service.pipelines.traces.exporters", stores[0])),
+    ));
+    out
+}

@@ -1,0 +1,314 @@
+//! The stack model: one picture of the stack, read once, that lint, the
+//! lifecycle, the graph and the checks all read.
+//!
+//! It is built from what [`crate::lint`] parsed (the merged compose files and
+//! every config they mount) and adds, per service:
+//! - its **kind** (Prometheus, Loki, the collector, …), from its image or its
+//!   `obs-harness.role` label;
+//! - its **listeners**: address, port and protocol, taken from the service's own
+//!   config, flags or environment, with the image's defaults only as fallback;
+//! - its **links**: what it sends where (scrapes, OTLP exports, pushes, alert
+//!   notifications, datasource queries), each with the file and line that says so.
+//!
+//! Each kind is one module of [`kinds`]: adding a service kind (Tempo, Alloy)
+//! means one new module that describes its listeners and its outgoing links,
+//! and one line in [`kinds::ALL`]. [`links::check`] checks every link
+//! statically; [`graph`] draws them.
+
+pub mod graph;
+pub mod kinds;
+pub mod links;
+
+use crate::lint::compose::{Origin, ServiceInfo};
+use crate::lint::{LintError, Stack};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The wire protocol of a listener or of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proto {
+    /// Plain HTTP (APIs, `/metrics`, UIs).
+    Http,
+    /// gRPC other than OTLP.
+    Grpc,
+    /// OTLP over gRPC.
+    OtlpGrpc,
+    /// OTLP over HTTP (protobuf or JSON).
+    OtlpHttp,
+    /// Memberlist/cluster gossip (not HTTP).
+    Gossip,
+    /// Reading container logs through the Docker API (Promtail → containers).
+    DockerLogs,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Grpc => "grpc",
+            Proto::OtlpGrpc => "otlp/grpc",
+            Proto::OtlpHttp => "otlp/http",
+            Proto::Gossip => "gossip",
+            Proto::DockerLogs => "docker logs",
+        }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port a service listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listener {
+    pub port: u16,
+    pub proto: Proto,
+    /// What is served there (`prometheus`, `loki`, `otlp`, `jaeger-query`, `alertmanager`,
+    /// `alertmanager-cluster`, `grafana`, `metrics`, `health`, `app`, `webhook`, …).
+    pub serves: &'static str,
+    /// The bind address (`0.0.0.0`, `localhost`, `127.0.0.1`, `::`); empty means all.
+    pub bind: String,
+    /// Where the stack sets it; `None` for the image's default.
+    pub at: Option<Origin>,
+}
+
+impl Listener {
+    /// Only reachable from inside its own container.
+    pub fn loopback(&self) -> bool {
+        let b = self.bind.trim_matches(['[', ']']);
+        b == "localhost" || b.starts_with("127.") || b == "::1"
+    }
+
+    /// `port/proto (serves)` and where it is set, for messages.
+    pub fn describe(&self) -> String {
+        let at = match &self.at {
+            Some(o) => format!("{}:{}", o.file, o.line),
+            None => "image default".into(),
+        };
+        let bind = if self.bind.is_empty() { String::new() } else { format!(" on {}", self.bind) };
+        format!("{} {} ({}){bind}, {at}", self.port, self.proto, self.serves)
+    }
+}
+
+/// One service of the stack as the model sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub name: String,
+    /// [`kinds::Kind::name`], or `service` for a kind the model does not know.
+    pub kind: &'static str,
+    pub image: String,
+    pub listeners: Vec<Listener>,
+    /// Only in the run, not in the compose file (the harness's webhook receiver).
+    pub virtual_node: bool,
+}
+
+impl Node {
+    pub fn listener(&self, port: u16) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.port == port)
+    }
+
+    /// The listener that serves `what` (first one).
+    pub fn serving(&self, what: &str) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.serves == what)
+    }
+}
+
+/// Something one service sends to (or reads from) another.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    /// The service that opens the connection.
+    pub from: String,
+    /// Host as written (a service name, a `container_name`, `localhost`).
+    pub host: String,
+    pub port: u16,
+    pub proto: Proto,
+    /// What the target must serve on that port; empty means anything speaking `proto`.
+    pub expects: &'static [&'static str],
+    /// Short name of the link for messages and the graph (`scrape fastapi`, `OTLP traces`).
+    pub what: String,
+    /// The lint rule reported when the host or port is wrong (kept per link kind).
+    pub rule: &'static str,
+    /// The value as written (target, URL, endpoint).
+    pub value: String,
+    /// Where it is written.
+    pub at: Origin,
+    /// Resolved target service (filled by [`StackModel::build`]).
+    pub to: Option<String>,
+}
+
+/// The stack: its files (as lint read them), its services and links.
+pub struct StackModel {
+    pub(crate) stack: Stack,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+}
+
+/// A service's own config file, parsed as YAML (found through `--config*` flags).
+#[derive(Debug, Clone)]
+pub struct ConfigDoc {
+    /// Relative to the stack directory.
+    pub rel: String,
+    pub text: String,
+    pub value: serde_yaml::Value,
+}
+
+impl ConfigDoc {
+    /// Origin of the first line holding `key` (and `value` when given) in this file.
+    pub fn origin(&self, key: &str, value: Option<&str>) -> Origin {
+        let line = match value {
+            Some(v) => crate::lint::locate::line_with(&self.text, key, v),
+            None => crate::lint::locate::line_of(&self.text, key),
+        };
+        Origin { file: self.rel.clone(), line }
+    }
+
+    /// The value at a path of mapping keys.
+    pub fn get(&self, path: &[&str]) -> Option<&serde_yaml::Value> {
+        let mut v = &self.value;
+        for k in path {
+            v = v.get(*k)?;
+        }
+        Some(v)
+    }
+}
+
+/// What a kind module sees of one service.
+pub struct Ctx<'a> {
+    pub(crate) stack: &'a Stack,
+    pub svc: &'a ServiceInfo,
+    pub config: Option<&'a ConfigDoc>,
+}
+
+impl Ctx<'_> {
+    /// The value of `--flag` and where the command sets it.
+    pub fn flag(&self, name: &str) -> Option<(String, Origin)> {
+        let v = self.svc.flag(name)?;
+        Some((v, self.command_origin(name)))
+    }
+
+    fn command_origin(&self, needle: &str) -> Origin {
+        match &self.svc.command_origin {
+            Some(o) => {
+                let text = self.stack.compose.text_of(&o.file);
+                Origin {
+                    file: o.file.clone(),
+                    line: crate::lint::compose::find_in_service(text, &self.svc.name, |l| l.contains(needle)).unwrap_or(o.line),
+                }
+            }
+            None => self.svc.origin.clone(),
+        }
+    }
+
+    /// An environment variable's value and where it is set.
+    pub fn env(&self, key: &str) -> Option<(String, Origin)> {
+        let e = self.svc.environment.get(key)?;
+        Some((e.value.clone()?, e.origin.clone()))
+    }
+
+    /// Where `key` is set in this service's config file (`None` without a config).
+    pub fn at(&self, key: &str, value: Option<&str>) -> Option<Origin> {
+        self.config.map(|c| c.origin(key, value))
+    }
+}
+
+/// `host:port`, `:port`, `[::]:port` → (bind, port).
+pub fn split_bind(addr: &str) -> Option<(String, u16)> {
+    let (h, p) = addr.trim().rsplit_once(':')?;
+    Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?))
+}
+
+impl StackModel {
+    /// Reads the stack in `dir` (and the compose files, merged in order; empty: the main one).
+    pub fn load(dir: &Path, compose_files: &[PathBuf]) -> Result<Self, LintError> {
+        let mut scratch = crate::lint::Report::default();
+        let stack = crate::lint::load(dir, compose_files, &mut scratch)?;
+        Self::build(stack)
+    }
+
+    /// The model of an already-read stack.
+    pub(crate) fn build(stack: Stack) -> Result<Self, LintError> {
+        let mut configs: Vec<Option<ConfigDoc>> = Vec::new();
+        for svc in &stack.compose.services {
+            configs.push(config_of(&stack, svc)?);
+        }
+        let mut nodes = Vec::new();
+        let mut links = Vec::new();
+        for (svc, config) in stack.compose.services.iter().zip(&configs) {
+            let ctx = Ctx { stack: &stack, svc, config: config.as_ref() };
+            let kind = kinds::kind_of(&ctx);
+            let listeners = match kind {
+                Some(k) => k.listeners(&ctx),
+                None => svc.ports.iter().map(|&port| Listener { port, proto: Proto::Http, serves: "service", bind: String::new(), at: None }).collect(),
+            };
+            nodes.push(Node { name: svc.name.clone(), kind: kind.map_or("service", |k| k.name()), image: svc.image.clone(), listeners, virtual_node: false });
+            if let Some(k) = kind {
+                links.extend(k.links(&ctx));
+            }
+            links.extend(kinds::sdk::links(&ctx));
+        }
+        // The harness hosts the Alertmanager webhook receiver in the run.
+        if nodes.iter().any(|n| n.kind == "alertmanager") && !nodes.iter().any(|n| n.name == crate::webhook::SERVICE) {
+            nodes.push(Node {
+                name: crate::webhook::SERVICE.into(),
+                kind: "harness-webhook",
+                image: "obs-harness (the harness's own receiver)".into(),
+                listeners: vec![Listener { port: crate::webhook::PORT, proto: Proto::Http, serves: "webhook", bind: "0.0.0.0".into(), at: None }],
+                virtual_node: true,
+            });
+        }
+        let mut model = Self { stack, nodes, links };
+        for i in 0..model.links.len() {
+            let to = model.resolve(&model.links[i].from, &model.links[i].host).map(|n| n.name.clone());
+            model.links[i].to = to;
+        }
+        Ok(model)
+    }
+
+    /// The service a host names from `from`'s point of view (`localhost` is `from` itself).
+    pub fn resolve(&self, from: &str, host: &str) -> Option<&Node> {
+        let name = if is_local(host) { from } else { host };
+        let svc = self.stack.compose.service(name).map(|s| s.name.as_str()).unwrap_or(name);
+        self.nodes.iter().find(|n| n.name == svc)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Nodes of a kind.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes.iter().filter(move |n| n.kind == kind)
+    }
+
+    /// The compose services and their configs as lint read them.
+    pub fn compose(&self) -> &crate::lint::compose::ComposeModel {
+        &self.stack.compose
+    }
+
+    /// The stack directory.
+    pub fn dir(&self) -> &Path {
+        &self.stack.dir
+    }
+}
+
+/// `localhost`, `127.0.0.1`, `0.0.0.0`, `::1`: the connecting container itself.
+pub fn is_local(host: &str) -> bool {
+    matches!(host.trim_matches(['[', ']']), "localhost" | "127.0.0.1" | "0.0.0.0" | "::1" | "")
+}
+
+/// The service's own config file: the host file behind its `--config*` flag.
+fn config_of(stack: &Stack, svc: &ServiceInfo) -> Result<Option<ConfigDoc>, LintError> {
+    let Some(host) = svc.config_flag().and_then(|f| svc.host_path(&f)).filter(|h| h.is_file()) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&host).map_err(|e| LintError::Io { path: host.clone(), source: e })?;
+    // Only YAML configs are modelled (Grafana's ini is read from the environment).
+    let value = match host.extension().and_then(|e| e.to_str()) {
+        Some("yml" | "yaml") => crate::lint::parse_yaml(&host, &text)?,
+        _ => serde_yaml::Value::Null,
+    };
+    Ok(Some(ConfigDoc { rel: stack.rel(&host), text, value }))
+}
