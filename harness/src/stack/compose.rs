@@ -70,6 +70,9 @@ pub struct ServicePlan {
     pub has_build: bool,
     /// Its build: context directory and Dockerfile (relative to the context).
     pub build: Option<BuildPlan>,
+    /// Its readiness endpoint (port, path) on the port the stack model says it
+    /// listens on ([`crate::model::kinds::Kind::readiness`]).
+    pub readiness: Option<(u16, &'static str)>,
 }
 
 /// A compose `build:` section, resolved against the compose file's directory.
@@ -87,9 +90,27 @@ pub struct ComposeProject {
 }
 
 impl ComposeProject {
+    /// The compose file's services, each with the ports and readiness endpoint
+    /// the stack model gives it (its own config's listen ports, not only the
+    /// image's defaults): lifecycle and lint read ports from the same model.
     pub fn load(path: &Path) -> Result<Self, ComposeError> {
         let text = std::fs::read_to_string(path).map_err(|source| ComposeError::Read { path: path.to_owned(), source })?;
-        Self::parse(path, &text)
+        let mut project = Self::parse(path, &text)?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        // A config the model cannot read is lint's finding to report; the plan keeps compose's ports.
+        if let Ok(model) = crate::model::StackModel::load(dir, &[path.to_owned()]) {
+            project.apply_model(&model);
+        }
+        Ok(project)
+    }
+
+    /// Adds each service's listeners and readiness endpoint from the model.
+    pub fn apply_model(&mut self, model: &crate::model::StackModel) {
+        for n in &model.nodes {
+            let Some(plan) = self.services.get_mut(&n.name) else { continue };
+            plan.ports.extend(n.listeners.iter().map(|l| l.port));
+            plan.readiness = crate::model::kinds::by_name(n.kind).and_then(|k| k.readiness(&n.listeners));
+        }
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
@@ -292,6 +313,7 @@ fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result
         healthcheck: healthcheck.filter(|h| h.test.first().map(String::as_str) != Some("NONE")),
         has_build: build.is_some(),
         build,
+        readiness: None,
     })
 }
 

@@ -646,6 +646,7 @@ fn webhook_plan() -> ServicePlan {
         healthcheck: None,
         has_build: false,
         build: None,
+        readiness: None,
     }
 }
 

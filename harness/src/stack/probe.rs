@@ -15,6 +15,9 @@
 //! | OTel Collector | `GET :13133/` (health_check extension) |
 //! | reference app  | `GET :8000/healthz`        |
 //!
+//! The port is the one the stack model reads from the service's own config
+//! ([`crate::model`]: Loki's `server.http_listen_port`, Prometheus's
+//! `--web.listen-address`, …); the table's ports are the fallback.
 //! Anything else is ready once its container runs.
 
 use super::compose::ServicePlan;
@@ -57,6 +60,10 @@ const KNOWN: &[(&str, u16, &str)] = &[
 pub fn probe_for(plan: &ServicePlan, image: &str) -> Probe {
     if plan.healthcheck.is_some() {
         return Probe::DockerHealth;
+    }
+    // The port the stack model read from the service's own config.
+    if let Some((port, path)) = plan.readiness {
+        return Probe::Http { port, path };
     }
     let image = image.rsplit('/').next().unwrap_or(image).split(':').next().unwrap_or(image);
     let by = |name: &str| KNOWN.iter().find(|(frag, _, _)| name.contains(frag));
