@@ -26,7 +26,9 @@
 //!   A bare log query is accepted at the top level only.
 //!
 //! Not checked: regex syntax, `line_format` template syntax, label names against the
-//! streams Promtail produces, function argument types beyond the above.
+//! streams Promtail produces, function argument types beyond the above. Label values
+//! against those streams are checked by the gate (`logql-unknown-label-value`) from
+//! [`stream_matchers`].
 
 use super::promql::substitute_vars;
 
@@ -591,6 +593,125 @@ impl P<'_> {
     }
 }
 
+/// One matcher of a stream selector, as written in the query (before variable
+/// substitution: a value with a Grafana variable keeps its `$`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamMatcher {
+    pub label: String,
+    /// `=`, `!=`, `=~` or `!~`.
+    pub op: &'static str,
+    /// The value, unquoted (escapes of `"..."` resolved, `` `...` `` raw).
+    pub value: String,
+}
+
+/// The matchers of every stream selector `{...}` in a query (a selector that does not
+/// parse is left out; [`check`] reports it). `${var}` outside quotes is not a selector.
+pub fn stream_matchers(query: &str) -> Vec<StreamMatcher> {
+    let b = query.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'`' | b'\'' => i = skip_string(b, i),
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'$' if b.get(i + 1) == Some(&b'{') => {
+                i = query[i..].find('}').map_or(b.len(), |e| i + e + 1);
+            }
+            b'{' => {
+                let (ms, end) = selector_matchers(query, i + 1);
+                out.extend(ms);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Index after the string literal starting at `start`.
+fn skip_string(b: &[u8], start: usize) -> usize {
+    let q = b[start];
+    let mut i = start + 1;
+    while i < b.len() && b[i] != q {
+        if b[i] == b'\\' && q != b'`' {
+            i += 1;
+        }
+        i += 1;
+    }
+    i + 1
+}
+
+/// Matchers of the selector whose body starts at `i` (after `{`), and the index after it.
+fn selector_matchers(q: &str, mut i: usize) -> (Vec<StreamMatcher>, usize) {
+    let b = q.as_bytes();
+    let ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    let mut out = Vec::new();
+    loop {
+        ws(&mut i);
+        if b.get(i) == Some(&b'}') {
+            return (out, i + 1);
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        if i == start {
+            return (Vec::new(), i);
+        }
+        let label = q[start..i].to_owned();
+        ws(&mut i);
+        let op = ["=~", "!~", "!=", "="].into_iter().find(|o| q[i..].starts_with(o));
+        let Some(op) = op else { return (Vec::new(), i) };
+        i += op.len();
+        ws(&mut i);
+        let Some(&quote) = b.get(i).filter(|c| **c == b'"' || **c == b'`') else { return (Vec::new(), i) };
+        let end = skip_string(b, i);
+        if end > b.len() {
+            return (Vec::new(), b.len());
+        }
+        let raw = &q[i + 1..end - 1];
+        let value = if quote == b'`' { raw.to_owned() } else { unescape(raw) };
+        out.push(StreamMatcher { label, op, value });
+        i = end;
+        ws(&mut i);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return (out, i + 1),
+            _ => return (Vec::new(), i),
+        }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(n @ ('\\' | '"' | '\'')) => out.push(n),
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Checks one LogQL query; `Err` carries a message with the offending offset.
 pub fn check(query: &str) -> Result<(), String> {
     let src = substitute_vars(query, false);
@@ -632,6 +753,19 @@ mod tests {
         ] {
             check(q).unwrap_or_else(|e| panic!("{q}: {e}"));
         }
+    }
+
+    #[test]
+    fn stream_matchers_as_written() {
+        use super::{StreamMatcher, stream_matchers};
+        let m = |label: &str, op: &'static str, value: &str| StreamMatcher { label: label.into(), op, value: value.into() };
+        assert_eq!(
+            stream_matchers(r#"sum by (${g}) (count_over_time({service="app", env=~`dev|prod`} | line_format "{{.a}}" [1m])) / count_over_time({job!="x\"y", level=~"a\\.b"}[1m])"#),
+            [m("service", "=", "app"), m("env", "=~", "dev|prod"), m("job", "!=", "x\"y"), m("level", "=~", "a\\.b")]
+        );
+        assert_eq!(stream_matchers(r#"{service="$svc"}"#), [m("service", "=", "$svc")]);
+        assert!(stream_matchers(r#"{service=app}"#).is_empty());
+        assert!(stream_matchers(r#"{a="b"} |= "{x=\"y\"}""#).len() == 1);
     }
 
     #[test]

@@ -29,10 +29,17 @@
 //!      `<rules dir>/<tenant>/` directory must agree; the tenant most of them name is
 //!      the reference and each one that differs is reported where it is set.
 //! 3. **queries** — PromQL in dashboards and Prometheus rule files ([`promql`]:
-//!    `promql-parse-error`, `promql-unknown-job` (a `job="…"` no scrape config
-//!    defines), `promql-unknown-metric`, `promql-unknown-label` against the
-//!    [`catalogue`] when one is given), LogQL in Loki-datasource targets and Loki ruler
-//!    files ([`logql`]: `logql-parse-error`).
+//!    `promql-parse-error`, `promql-unknown-job` (a `job="…"`, or a `job=~"a|b"` none
+//!    of whose alternatives, no scrape config defines), `promql-quantile-without-le`
+//!    (`histogram_quantile` over buckets aggregated without `le`), and against the
+//!    [`catalogue`] when one is given `promql-unknown-metric`, `promql-unknown-label`,
+//!    `promql-rate-non-counter` (`rate`/`irate`/`increase` over a gauge, or a
+//!    histogram/summary family's own name), `promql-quantile-non-histogram`
+//!    (`histogram_quantile` over series without `le`); see [`promql::semantic`]),
+//!    LogQL in Loki-datasource targets and Loki ruler files ([`logql`]:
+//!    `logql-parse-error`, `logql-unknown-label-value`: a stream selector value no
+//!    stream Promtail ships can have, from its relabel rules over the compose labels,
+//!    for labels whose every value is known; see `profile::stream_values`).
 //! 4. **external tools** — [`external`]: `promtool-check-config`, `promtool-check-rules`,
 //!    `promtool-test-rules`, `amtool-check-config`; and [`validators`]: each
 //!    service's own validator in its own image (`loki-verify-config`,
@@ -1033,6 +1040,7 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
             ),
         });
     }
+    let streams = profile::stream_values(st);
     let mut check = |file: &str, text: &str, expr: &str, lang: &dashboards::Lang, origin: &str| {
         let line = locate::line_of_expr(text, expr);
         match lang {
@@ -1046,30 +1054,33 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
                 )),
                 Ok(ast) => {
                     // A job no scrape config defines selects nothing, ever.
+                    // (`job=~"a|b"`: when no alternative names a job.) A value with a
+                    // Grafana variable in it is not checked.
+                    let vars = promql::grafana_var_names(expr);
+                    let from_var = |v: &str| v.contains('$') || vars.iter().any(|n| v.contains(n.as_str()));
                     if let Some(p) = &st.prom {
                         let jobs: Vec<&str> = p.cfg.scrape_configs.iter().map(|sc| sc.job_name.as_str()).collect();
-                        for job in promql::equality_values(&ast, "job") {
-                            if !jobs.contains(&job.as_str()) && !job.contains('$') {
+                        for (matcher, values) in promql::literal_matchers(&ast, "job") {
+                            if !values.iter().any(|j| jobs.contains(&j.as_str()) || from_var(j)) {
+                                let job = &values[0];
                                 report.findings.push(finding(
                                     file,
                                     line,
                                     "promql-unknown-job",
-                                    format!("{origin}: `job=\"{job}\"` names no scrape job of {} (jobs: {})", p.rel, jobs.join(", ")),
+                                    format!("{origin}: `{matcher}` names no scrape job of {} (jobs: {})", p.rel, jobs.join(", ")),
                                     Some(format!("rename the job here, or add `job_name: {job}` to {}: a rename must reach both ends", p.rel)),
                                 ));
                             }
                         }
                     }
-                    if let Some(cat) = &catalogue {
-                        for i in promql::check_catalogue(&ast, cat) {
-                            report.findings.push(finding(
-                                file,
-                                line,
-                                i.rule,
-                                format!("{origin}: {}", i.message),
-                                i.hint,
-                            ));
-                        }
+                    for i in promql::check_query(&ast, catalogue.as_ref()) {
+                        report.findings.push(finding(
+                            file,
+                            line,
+                            i.rule,
+                            format!("{origin}: {}", i.message),
+                            i.hint,
+                        ));
                     }
                 }
             },
@@ -1081,6 +1092,37 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
                         "logql-parse-error",
                         format!("{origin}: invalid LogQL `{}`: {e}", expr.trim()),
                         None,
+                    ));
+                    return;
+                }
+                // A stream label value no shipped stream has: the query is always empty.
+                for m in logql::stream_matchers(expr) {
+                    let Some(known) = streams.get(&m.label) else { continue };
+                    let values = match m.op {
+                        "=" => vec![m.value.clone()],
+                        "=~" => match promql::regex_literals(&m.value) {
+                            Some(v) => v,
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    if values.iter().any(|v| v.is_empty() || v.contains('$') || v.contains("[[") || known.contains(v)) {
+                        continue;
+                    }
+                    let list = known.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+                    let src = st.promtail.as_ref().map_or("Promtail's config", |p| p.rel.as_str());
+                    report.findings.push(finding(
+                        file,
+                        line,
+                        "logql-unknown-label-value",
+                        format!(
+                            "{origin}: `{}{}{:?}` matches no stream the stack ships: the values of `{}` are {list}",
+                            m.label, m.op, m.value, m.label
+                        ),
+                        Some(format!(
+                            "use a value the stack produces for `{}` ({list}, from the relabel rules of {src} over the compose labels), or change the label where it is set",
+                            m.label
+                        )),
                     ));
                 }
             }

@@ -1,7 +1,7 @@
 //! Derives the [`StackProfile`] from the loaded stack: the same reading of
 //! compose and every config that the gate cross-checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::compose::{ServiceInfo, host_port};
 use super::{Stack, tenancy_facts};
@@ -110,26 +110,8 @@ fn logs(st: &Stack, app: Option<&ServiceInfo>) -> (BTreeMap<String, String>, Vec
     let mut labels = BTreeMap::new();
     let mut shipped = Vec::new();
     for sc in scs.iter().filter(|sc| sc["docker_sd_configs"].as_sequence().is_some_and(|d| !d.is_empty())) {
-        let filters: Vec<(String, String)> = sc["docker_sd_configs"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-            .flat_map(|d| d["filters"].as_sequence().cloned().unwrap_or_default())
-            .flat_map(|f| {
-                let name = f["name"].as_str().unwrap_or_default().to_owned();
-                f["values"].as_sequence().cloned().unwrap_or_default().into_iter().filter_map(move |v| v.as_str().map(|v| (name.clone(), v.to_owned())))
-            })
-            .collect();
-        let selects = |s: &ServiceInfo| {
-            filters.iter().all(|(name, v)| match name.as_str() {
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
-                    None => s.labels.contains_key(v),
-                },
-                "name" => s.container_name.as_deref().unwrap_or(&s.name).contains(v.as_str()),
-                _ => true,
-            })
-        };
+        let filters = docker_filters(sc);
+        let selects = |s: &ServiceInfo| selects(&filters, s);
         shipped.extend(st.compose.services.iter().filter(|s| selects(s)).map(|s| s.name.clone()));
         let Some(app) = app.filter(|a| selects(a)) else { continue };
         let rules = sc["relabel_configs"].as_sequence().cloned().unwrap_or_default();
@@ -155,6 +137,225 @@ fn logs(st: &Stack, app: Option<&ServiceInfo>) -> (BTreeMap<String, String>, Vec
     shipped.sort();
     shipped.dedup();
     (labels, shipped)
+}
+
+/// Every value each stream label can take across the streams Promtail ships to Loki,
+/// from its `docker_sd_configs` relabel rules (and `static_labels` stages, client
+/// `external_labels`) over the compose labels of the services its Docker filters select.
+/// Only labels whose every value is known are present: a label that follows the
+/// container's name (no `container_name:`) or id, a compose label with `${...}`, a
+/// label the service may get from its image, a `labels` stage (values from the log
+/// line), an action the simulation does not model, is left out. Empty (nothing known)
+/// when the streams cannot be enumerated: no Promtail, a Promtail scrape config other
+/// than Docker SD on the local socket, a Docker SD config without filters (every
+/// container of the host), `labelmap`, another log shipper in compose, the collector
+/// or a Docker logging driver sending to Loki, or an unknown pipeline stage.
+pub(super) fn stream_values(st: &Stack) -> BTreeMap<String, BTreeSet<String>> {
+    stream_values_inner(st).unwrap_or_default()
+}
+
+fn stream_values_inner(st: &Stack) -> Option<BTreeMap<String, BTreeSet<String>>> {
+    let pt = st.promtail.as_ref()?;
+    // Other ways into Loki.
+    if st.collector.as_ref().is_some_and(|c| c.text.to_ascii_lowercase().contains("loki")) {
+        return None;
+    }
+    if st.compose.files.iter().any(|f| f.text.contains("loki-url") || f.text.contains("driver: loki")) {
+        return None;
+    }
+    const SHIPPERS: &[&str] = &["promtail", "alloy", "grafana/agent", "fluent", "timberio/vector", "vectordotdev/vector", "logstash", "filebeat"];
+    if st.compose.services.iter().any(|s| pt.svc.as_deref() != Some(s.name.as_str()) && SHIPPERS.iter().any(|x| s.image.contains(x))) {
+        return None;
+    }
+    if pt.svc.as_ref().and_then(|n| st.compose.service(n)).is_some_and(|s| s.command.iter().any(|a| a.contains("external-labels"))) {
+        return None;
+    }
+    let doc: serde_yaml::Value = serde_yaml::from_str(&pt.text).ok()?;
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    let add = |values: &mut BTreeMap<String, BTreeSet<String>>, k: &str, v: &str| {
+        values.entry(k.to_owned()).or_default().insert(v.to_owned());
+    };
+    // Client external labels are on every stream.
+    let mut external: Vec<(String, String)> = Vec::new();
+    for c in doc["clients"].as_sequence().into_iter().flatten() {
+        for (k, v) in c["external_labels"].as_mapping().into_iter().flatten() {
+            external.push((k.as_str()?.to_owned(), super::compose::scalar(v)?));
+        }
+    }
+    for sc in doc["scrape_configs"].as_sequence()? {
+        let keys: Vec<&str> = sc.as_mapping()?.keys().filter_map(|k| k.as_str()).collect();
+        let allowed = ["job_name", "docker_sd_configs", "relabel_configs", "pipeline_stages", "limits_config"];
+        if keys.iter().any(|k| !allowed.contains(k)) {
+            return None;
+        }
+        let sds = sc["docker_sd_configs"].as_sequence()?;
+        if sds.is_empty() || sds.iter().any(|d| !d["host"].as_str().is_some_and(|h| h.starts_with("unix://"))) {
+            return None;
+        }
+        let filters = docker_filters(sc);
+        if filters.is_empty() {
+            return None;
+        }
+        // Relabel rules: what the simulation can follow.
+        let mut rules = Vec::new();
+        for r in sc["relabel_configs"].as_sequence().into_iter().flatten() {
+            let action = r["action"].as_str().unwrap_or("replace").to_ascii_lowercase();
+            match action.as_str() {
+                "replace" if r["target_label"].as_str().is_some_and(|t| t.contains('$')) => return None,
+                "replace" | "labeldrop" | "labelkeep" => rules.push(r.clone()),
+                // Promtail's Docker target does not apply keep/drop (grafana/loki#8620);
+                // either way the shipped streams are a subset of the simulated ones.
+                "keep" | "drop" => {}
+                "labelmap" => return None,
+                _ => match r["target_label"].as_str() {
+                    Some(t) => {
+                        unknown.insert(t.to_owned());
+                    }
+                    None => return None,
+                },
+            }
+        }
+        stage_labels(sc["pipeline_stages"].as_sequence().map(Vec::as_slice).unwrap_or(&[]), &mut values, &mut unknown)?;
+        for svc in st.compose.services.iter().filter(|s| selects(&filters, s)) {
+            let fixed: BTreeMap<String, String> = svc
+                .labels
+                .iter()
+                .filter(|(_, v)| !v.contains('$'))
+                .map(|(k, v)| (format!("__meta_docker_container_label_{}", sanitise(k)), v.clone()))
+                .chain([("__meta_docker_container_label_com_docker_compose_service".to_owned(), svc.name.clone())])
+                .chain(svc.container_name.as_ref().map(|c| ("__meta_docker_container_name".to_owned(), format!("/{c}"))))
+                .collect();
+            // What Docker decides at run time: two runs with different values.
+            let variant = |n: &str| {
+                let mut m = fixed.clone();
+                let runtime = [
+                    "__meta_docker_container_id",
+                    "__meta_docker_container_network_mode",
+                    "__meta_docker_container_log_stream",
+                    "__meta_docker_network_id",
+                    "__meta_docker_network_name",
+                    "__meta_docker_network_ip",
+                    "__meta_docker_network_scope",
+                    "__meta_docker_network_internal",
+                    "__meta_docker_network_ingress",
+                    "__meta_docker_port_private",
+                    "__meta_docker_port_public",
+                    "__meta_docker_port_public_ip",
+                    "__address__",
+                    "__meta_docker_container_label_com_docker_compose_project",
+                    "__meta_docker_container_label_com_docker_compose_container_number",
+                    "__meta_docker_container_label_com_docker_compose_oneoff",
+                    "__meta_docker_container_label_com_docker_compose_version",
+                    "__meta_docker_container_label_com_docker_compose_config_hash",
+                    "__meta_docker_container_label_com_docker_compose_image",
+                    "__meta_docker_container_label_com_docker_compose_project_working_dir",
+                    "__meta_docker_container_label_com_docker_compose_project_config_files",
+                    "__meta_docker_container_label_com_docker_compose_depends_on",
+                ];
+                for k in runtime {
+                    m.entry(k.to_owned()).or_insert_with(|| format!("{n}-{k}"));
+                }
+                m.entry("__meta_docker_container_name".into()).or_insert_with(|| format!("/{n}-{}-1", svc.name));
+                m
+            };
+            let (a, b) = (variant("one"), variant("two"));
+            // A rule reading a label neither set by compose nor simulated (one from the
+            // image, say) has an unknown result.
+            let mut defined: BTreeSet<String> = a.keys().cloned().collect();
+            for r in &rules {
+                let sources: Vec<&str> = r["source_labels"].as_sequence().into_iter().flatten().filter_map(|x| x.as_str()).collect();
+                let Some(target) = r["target_label"].as_str() else { continue };
+                if sources.iter().any(|s| !defined.contains(*s) || unknown.contains(*s)) {
+                    unknown.insert(target.to_owned());
+                }
+                defined.insert(target.to_owned());
+            }
+            let (Some(ra), Some(rb)) = (relabel(&a, &rules), relabel(&b, &rules)) else { return None };
+            for k in ra.keys().chain(rb.keys()) {
+                if k.starts_with("__") {
+                    continue;
+                }
+                match (ra.get(k), rb.get(k)) {
+                    (Some(x), Some(y)) if x == y => add(&mut values, k, x),
+                    _ => {
+                        unknown.insert(k.clone());
+                    }
+                }
+            }
+            for (k, v) in &external {
+                add(&mut values, k, v);
+            }
+        }
+    }
+    values.retain(|k, v| !unknown.contains(k) && !v.is_empty());
+    Some(values)
+}
+
+/// Labels pipeline stages set: `static_labels` add known values, `labels`,
+/// `docker`/`cri` (`stream`) unknown ones; None for a stage this does not know.
+fn stage_labels(stages: &[serde_yaml::Value], values: &mut BTreeMap<String, BTreeSet<String>>, unknown: &mut BTreeSet<String>) -> Option<()> {
+    const INERT: &[&str] = &[
+        "json", "logfmt", "regex", "replace", "template", "timestamp", "output", "metrics", "tenant", "drop", "multiline",
+        "limit", "pack", "decolorize", "sampling", "eventlogmessage", "geoip", "structured_metadata", "labeldrop",
+        "labelallow", "luhn",
+    ];
+    for st in stages {
+        let m = st.as_mapping()?;
+        for (k, v) in m {
+            let k = k.as_str()?;
+            match k {
+                "labels" => unknown.extend(v.as_mapping().into_iter().flatten().filter_map(|(l, _)| l.as_str().map(str::to_owned))),
+                "static_labels" => {
+                    for (l, val) in v.as_mapping().into_iter().flatten() {
+                        match (l.as_str(), super::compose::scalar(val)) {
+                            (Some(l), Some(val)) => {
+                                values.entry(l.to_owned()).or_default().insert(val);
+                            }
+                            (Some(l), None) => {
+                                unknown.insert(l.to_owned());
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                "docker" | "cri" => {
+                    unknown.insert("stream".into());
+                }
+                "match" => stage_labels(v["stages"].as_sequence().map(Vec::as_slice).unwrap_or(&[]), values, unknown)?,
+                k if INERT.contains(&k) => {}
+                _ => return None,
+            }
+        }
+    }
+    Some(())
+}
+
+/// `(filter name, value)` pairs of a scrape config's `docker_sd_configs`.
+fn docker_filters(sc: &serde_yaml::Value) -> Vec<(String, String)> {
+    sc["docker_sd_configs"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["filters"].as_sequence().cloned().unwrap_or_default())
+        .flat_map(|f| {
+            let name = f["name"].as_str().unwrap_or_default().to_owned();
+            f["values"].as_sequence().cloned().unwrap_or_default().into_iter().filter_map(move |v| v.as_str().map(|v| (name.clone(), v.to_owned())))
+        })
+        .collect()
+}
+
+/// Whether Docker SD `filters` select the compose service `s` (filters other than
+/// `label` and `name` are taken to select it).
+fn selects(filters: &[(String, String)], s: &ServiceInfo) -> bool {
+    filters.iter().all(|(name, v)| match name.as_str() {
+        "label" => match v.split_once('=') {
+            Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
+            None => s.labels.contains_key(v),
+        },
+        "name" => s.container_name.as_deref().unwrap_or(&s.name).contains(v.as_str()),
+        _ => true,
+    })
 }
 
 /// A label name as Docker SD exposes it: every character outside `[a-zA-Z0-9_]` becomes `_`.

@@ -10,6 +10,9 @@
 //! operation keeps its vector side's labels (plus `group_left/right` extras). Where the
 //! labels cannot be known (unknown metric, selector without a name, Grafana variable
 //! placeholder, `absent`), no label check is made.
+//!
+//! Semantic rules ([`semantic`], run by [`check_query`]): `promql-quantile-without-le`,
+//! `promql-quantile-non-histogram`, `promql-rate-non-counter`.
 
 use super::catalogue::Catalogue;
 use promql_parser::label::MatchOp;
