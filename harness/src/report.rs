@@ -37,6 +37,11 @@ pub struct RunReport {
     /// What the checks expected, as read from the stack (`obs-harness profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::profile::StackProfile>,
+    /// The stack's data-flow graph ([`crate::model::graph`]); written beside the
+    /// report as `graph.mmd` and `graph.json`, each edge coloured by the checks
+    /// that exercise it.
+    #[serde(skip)]
+    pub graph: Option<crate::model::graph::Graph>,
 }
 
 impl RunReport {
@@ -51,6 +56,7 @@ impl RunReport {
             complete: false,
             lint_findings: Vec::new(),
             profile: None,
+            graph: None,
         }
     }
 
@@ -77,6 +83,11 @@ impl RunReport {
         std::fs::rename(&tmp, &json)?;
         let junit = dir.join("junit.xml");
         std::fs::write(&junit, self.to_junit())?;
+        if let Some(g) = &self.graph {
+            let g = g.coloured(&self.checks);
+            std::fs::write(dir.join("graph.mmd"), g.render(crate::model::graph::Format::Mermaid))?;
+            std::fs::write(dir.join("graph.json"), g.render(crate::model::graph::Format::Json))?;
+        }
         Ok((json, junit))
     }
 

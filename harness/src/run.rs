@@ -129,6 +129,11 @@ pub async fn check(opts: CheckOptions) -> i32 {
         write(&report);
     }
 
+    // The stack's data flow, coloured by what the live phases see (graph.mmd, graph.json).
+    report.graph = crate::model::StackModel::load(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>())
+        .ok()
+        .map(|m| crate::model::graph::Graph::of(&m, &|_| None));
+
     let scenario = match &opts.scenario {
         Some(p) => match Scenario::load(p) {
             Ok(s) => s,
@@ -264,7 +269,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     write(&report);
     eprintln!();
     eprint!("{}", report.summary_table());
-    eprintln!("reports: {}/report.json, {}/junit.xml", opts.report_dir.display(), opts.report_dir.display());
+    eprintln!("reports: {0}/report.json, {0}/junit.xml, {0}/graph.mmd", opts.report_dir.display());
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         print!("{}", report.github_annotations(&opts.stack_dir));
     }

@@ -243,3 +243,35 @@ fn graph_of_a_missing_stack_is_a_located_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-stack"));
 }
+
+#[test]
+fn a_runs_graph_colours_each_link_by_the_checks_that_exercise_it() {
+    use obs_harness::checks::{CheckResult, Verdict};
+    use obs_harness::model::graph::EdgeState;
+    use std::time::Duration;
+    let m = StackModel::load(&common::stack_dir(), &[]).unwrap();
+    let g = Graph::of(&m, &|_| None);
+    let checks = vec![
+        CheckResult::new("signals", "prometheus.target_up.fastapi", Verdict::Failed { message: "target down: 404".into() }, Duration::ZERO),
+        CheckResult::new("alerts", "alerts.HighErrorRate", Verdict::NotRun { reason: "blocked by `prometheus.target_up.fastapi`: target down".into() }, Duration::ZERO),
+        CheckResult::new("signals", "loki.tenant", Verdict::Passed { detail: "ok".into() }, Duration::ZERO),
+        CheckResult::new("signals", "reachability.jaeger", Verdict::Failed { message: "refused".into() }, Duration::ZERO),
+    ];
+    let c = g.coloured(&checks);
+    let state = |from: &str, to: &str| c.edges.iter().find(|e| e.from == from && e.to == to).and_then(|e| e.state);
+    assert_eq!(state("prometheus", "app"), Some(EdgeState::Failed));
+    assert_eq!(state("prometheus", "alertmanager"), Some(EdgeState::Blocked));
+    assert_eq!(state("promtail", "loki"), Some(EdgeState::Passed));
+    assert_eq!(state("grafana", "jaeger"), Some(EdgeState::Failed), "an unreachable target fails the links into it");
+    assert_eq!(state("loki", "alertmanager"), Some(EdgeState::NotRun));
+
+    let mut report = obs_harness::report::RunReport::new("test", "faithful");
+    report.checks = checks;
+    report.graph = Some(g);
+    let dir = tempfile::tempdir().unwrap();
+    report.write(dir.path()).unwrap();
+    let mmd = std::fs::read_to_string(dir.path().join("graph.mmd")).unwrap();
+    assert!(mmd.starts_with("flowchart LR") && mmd.contains("stroke:#d62728"), "{mmd}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("graph.json")).unwrap()).unwrap();
+    assert!(json["edges"].as_array().unwrap().iter().any(|e| e["state"] == "failed"));
+}

@@ -53,6 +53,9 @@ pub struct Edge {
     /// What the run saw, when drawn from a report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<EdgeState>,
+    /// Names (or name prefixes) of the live checks that exercise this link.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
 }
 
 /// The graph of a model: nodes and edges (links to the same target over the
@@ -92,6 +95,7 @@ impl Graph {
                 at: format!("{}:{}", l.at.file, l.at.line),
                 broken,
                 state: state(l),
+                checks: checks_for(model, l),
             };
             match edges.iter_mut().find(|x| x.from == e.from && x.to == e.to && x.proto == e.proto && x.port == e.port) {
                 Some(x) => {
@@ -110,6 +114,26 @@ impl Graph {
             if !g.nodes.iter().any(|n| n.name == e.to) {
                 g.nodes.push(GraphNode { name: e.to.clone(), kind: "unknown".into(), listens: vec![] });
             }
+        }
+        g
+    }
+
+    /// The graph with each edge coloured by the checks of a run that exercise it:
+    /// failed if one failed, blocked if one was blocked, passed if one passed, else not run.
+    pub fn coloured(&self, checks: &[crate::checks::CheckResult]) -> Self {
+        let mut g = self.clone();
+        for e in &mut g.edges {
+            let mine: Vec<&crate::checks::CheckResult> = checks.iter().filter(|c| e.checks.iter().any(|p| c.name == *p || (p.ends_with('.') && c.name.starts_with(p.as_str())))).collect();
+            let reach_failed = checks.iter().any(|c| c.name == format!("reachability.{}", e.to) && c.verdict.is_failed());
+            e.state = Some(if reach_failed || mine.iter().any(|c| c.verdict.is_failed()) {
+                EdgeState::Failed
+            } else if mine.iter().any(|c| c.verdict.text().starts_with("blocked by")) {
+                EdgeState::Blocked
+            } else if mine.iter().any(|c| c.verdict.is_passed()) {
+                EdgeState::Passed
+            } else {
+                EdgeState::NotRun
+            });
         }
         g
     }
@@ -173,6 +197,29 @@ impl Graph {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+/// The live checks that exercise a link (names, or prefixes ending in `.`).
+fn checks_for(model: &StackModel, l: &Link) -> Vec<String> {
+    let kind = |n: Option<&str>| n.and_then(|n| model.node(n)).map_or("", |n| n.kind);
+    let (from, to) = (kind(Some(&l.from)), kind(l.to.as_deref()));
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
+    match (from, to, l.proto) {
+        (_, "otel-collector", crate::model::Proto::OtlpGrpc | crate::model::Proto::OtlpHttp) => v(&["jaeger.service", "jaeger.traces"]),
+        ("otel-collector", "jaeger", _) => v(&["jaeger."]),
+        ("prometheus", _, _) if l.what.starts_with("scrape ") => {
+            let job = l.what.split_whitespace().nth(1).unwrap_or_default();
+            vec![format!("prometheus.target_up.{job}")]
+        }
+        ("prometheus", "alertmanager", _) | ("alertmanager", "harness-webhook", _) => v(&["alerts."]),
+        ("loki", "alertmanager", _) => v(&["ruler."]),
+        ("promtail", "loki", _) => v(&["loki."]),
+        ("promtail", _, crate::model::Proto::DockerLogs) => v(&["loki.stream_labels", "loki.request_lines"]),
+        ("grafana", "prometheus", _) => v(&["grafana.ds_query.prometheus", "grafana.datasources"]),
+        ("grafana", "loki", _) => v(&["grafana.ds_query.loki", "grafana.datasources"]),
+        ("grafana", "jaeger", _) => v(&["grafana.jaeger."]),
+        _ => Vec::new(),
     }
 }
 
