@@ -44,7 +44,9 @@ fn declare(what: &str, key: &str) -> String {
     format!("the stack profile has no {what} (hint: declare `{key}:` in {} beside the compose file; `obs-harness profile` shows what was derived)", crate::profile::OVERRIDE_FILE)
 }
 
-/// Backend name -> (compose service, container port).
+/// The backends a run talks to: (name, fallback compose service, fallback
+/// port). [`Targets::from_state_with`] finds each by its kind in the stack
+/// model first (any service name, the port its config sets).
 pub const BACKENDS: &[(&str, &str, u16)] = &[
     ("app", "app", 8000),
     ("prometheus", "prometheus", 9090),
@@ -68,9 +70,28 @@ impl Targets {
     pub fn from_state_with(state: &StackState, profile: StackProfile) -> Self {
         let mut t = Targets::default();
         let app = profile.app.as_ref().map(|a| (a.service.clone(), a.port.unwrap_or(8000)));
+        // Each backend is found by its kind in the stack model, on the port its
+        // own config sets; the compose names and image ports are the fallback.
+        let dir = state.compose_file.parent().unwrap_or(std::path::Path::new("."));
+        let model = crate::model::StackModel::load(dir, std::slice::from_ref(&state.compose_file)).ok();
+        let by_kind = |name: &str| -> Option<(String, u16)> {
+            let (kind, serves) = match name {
+                "prometheus" => ("prometheus", "prometheus"),
+                "alertmanager" => ("alertmanager", "alertmanager"),
+                "jaeger" => ("jaeger", "jaeger-query"),
+                "loki" => ("loki", "loki"),
+                "grafana" => ("grafana", "grafana"),
+                "otel-collector" => ("otel-collector", "health"),
+                _ => return None,
+            };
+            let n = model.as_ref()?.of_kind(kind).find(|n| state.services.contains_key(&n.name)).or_else(|| model.as_ref()?.of_kind(kind).next())?;
+            Some((n.name.clone(), n.serving(serves)?.port))
+        };
         for (name, service, port) in BACKENDS {
-            let (service, port) = match (name, &app) {
-                (&"app", Some((s, p))) => (s.as_str(), *p),
+            let found = by_kind(name);
+            let (service, port) = match (name, &app, &found) {
+                (&"app", Some((s, p)), _) => (s.as_str(), *p),
+                (_, _, Some((s, p))) => (s.as_str(), *p),
                 _ => (*service, *port),
             };
             match state.url(service, port) {

@@ -125,6 +125,14 @@ pub struct ServiceInfo {
     pub command_origin: Option<Origin>,
     /// `privileged:` as last set.
     pub privileged: Option<(bool, Origin)>,
+    /// `entrypoint:` as last set (a string is split on whitespace).
+    pub entrypoint: Option<Vec<String>>,
+    /// `depends_on:` (list or map form; merged as a union).
+    pub depends_on: Vec<String>,
+    /// `healthcheck:` as last set, as written.
+    pub healthcheck: Option<serde_yaml::Value>,
+    /// `build:` context and Dockerfile as written (`build: ./dir` has the default Dockerfile).
+    pub build: Option<(String, Option<String>)>,
     /// The service key in the first file that defines the service.
     pub origin: Origin,
 }
@@ -253,17 +261,29 @@ impl ComposeModel {
     /// Relative bind-mount sources resolve against `stack_dir` (the project directory).
     /// Each merged value keeps the file and line it came from ([`Origin`]).
     pub fn load_files(stack_dir: &Path, files: &[PathBuf]) -> Result<Self, LintError> {
+        let mut sources = Vec::new();
+        for path in files {
+            let text = std::fs::read_to_string(path).map_err(|e| LintError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            sources.push((path.clone(), text));
+        }
+        Self::from_sources(stack_dir, sources)
+    }
+
+    /// [`Self::load_files`] on texts already read: `(path, text)` in merge order.
+    /// This is the one compose reader: lint, the stack model and the lifecycle
+    /// ([`crate::stack::compose::ComposeProject`]) all read compose files through it.
+    pub fn from_sources(stack_dir: &Path, sources: Vec<(PathBuf, String)>) -> Result<Self, LintError> {
         let mut out = Self {
             file: String::new(),
             text: String::new(),
             files: Vec::new(),
             services: Vec::new(),
         };
-        for path in files {
-            let text = std::fs::read_to_string(path).map_err(|e| LintError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
+        for (path, text) in sources {
+            let path = &path;
             // Validates the file's shape (located error on bad input).
             let _: dct::Compose = super::parse_yaml(path, &text)?;
             let raw: serde_yaml::Value = super::parse_yaml(path, &text)?;
@@ -460,6 +480,43 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
                 .unwrap_or_default(),
         };
         s.command_origin = Some(origin(at(&|l| is_key_line(l, "command"))));
+    }
+    if let Some(e) = def.get("entrypoint") {
+        s.entrypoint = Some(match e {
+            serde_yaml::Value::Sequence(a) => a.iter().filter_map(scalar).collect(),
+            other => scalar(other).map(|c| c.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+        });
+    }
+    match def.get("depends_on") {
+        Some(serde_yaml::Value::Sequence(a)) => {
+            for d in a.iter().filter_map(scalar) {
+                if !s.depends_on.contains(&d) {
+                    s.depends_on.push(d);
+                }
+            }
+        }
+        Some(serde_yaml::Value::Mapping(m)) => {
+            for d in m.keys().filter_map(scalar) {
+                if !s.depends_on.contains(&d) {
+                    s.depends_on.push(d);
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(h) = def.get("healthcheck") {
+        s.healthcheck = Some(h.clone());
+    }
+    match def.get("build") {
+        Some(b @ serde_yaml::Value::Mapping(_)) => {
+            s.build = Some((b.get("context").and_then(scalar).unwrap_or_else(|| ".".into()), b.get("dockerfile").and_then(scalar)));
+        }
+        Some(b) => {
+            if let Some(c) = scalar(b) {
+                s.build = Some((c, None));
+            }
+        }
+        None => {}
     }
     if let Some(p) = def.get("privileged") {
         let on = p

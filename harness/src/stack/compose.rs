@@ -1,21 +1,24 @@
 //! The compose file as the source of truth: each service becomes a
 //! [`ServicePlan`] the lifecycle can start through testcontainers.
 //!
+//! The file is read by the one compose reader, [`crate::lint::compose::ComposeModel`]
+//! (the gate's), and each service's ports and readiness endpoint come from the
+//! stack model ([`crate::model`]), so the lifecycle and the gate agree on them.
+//!
 //! Supported: `image`, `environment` (list or map, `${VAR}`, `${VAR:-default}`
 //! and `${VAR:?message}` interpolated from the process environment), `command`,
 //! `entrypoint`, `ports` and `expose` (container side only: host ports are always
 //! random), `volumes` (relative bind mounts are copied in, absolute bind mounts
 //! such as the Docker socket are mounted, named volumes become per-run volumes),
 //! `depends_on`, `healthcheck`, `labels`, `container_name` (used as a network
-//! alias and a name prefix, never as a fixed name). `build:` is not run: the
-//! reference app's image is built from the workspace binary instead (see
-//! [`crate::images`]), any other built service needs its image tagged first.
+//! alias and a name prefix, never as a fixed name), `build:` (context and
+//! Dockerfile; see [`crate::images`] for how built services are run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use docker_compose_types as dct;
+use crate::lint::compose::ServiceInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -113,21 +116,19 @@ impl ComposeProject {
         }
     }
 
+    /// The services of one compose file, read by the one compose reader
+    /// ([`crate::lint::compose::ComposeModel`]) and planned for testcontainers.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
-        let compose: dct::Compose = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location();
-            ComposeError::Parse {
-                path: path.to_owned(),
-                line: loc.as_ref().map_or(0, |l| l.line()),
-                column: loc.as_ref().map_or(0, |l| l.column()),
-                message: e.to_string(),
+        let base = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let model = crate::lint::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| match e {
+            crate::lint::LintError::Yaml { path, line, col, message } | crate::lint::LintError::Json { path, line, col, message } => {
+                ComposeError::Parse { path, line, column: col, message }
             }
+            other => ComposeError::Parse { path: path.to_owned(), line: 0, column: 0, message: other.to_string() },
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
         let mut services = BTreeMap::new();
-        for (name, service) in compose.services.0 {
-            let service = service.unwrap_or_default();
-            services.insert(name.clone(), plan_service(path, base, &name, service)?);
+        for svc in &model.services {
+            services.insert(svc.name.clone(), plan_service(path, base, svc)?);
         }
         let project = Self { path: path.to_owned(), services };
         project.start_order(&project.services.keys().cloned().collect::<Vec<_>>())?;
@@ -180,19 +181,15 @@ impl ComposeProject {
     }
 }
 
-fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result<ServicePlan, ComposeError> {
+fn plan_service(path: &Path, base: &Path, s: &ServiceInfo) -> Result<ServicePlan, ComposeError> {
+    let name = s.name.as_str();
     let problem = |problem: String, hint: &str| ComposeError::Service {
         path: path.to_owned(),
         service: name.to_owned(),
         problem,
         hint: hint.to_owned(),
     };
-    let build = s.build_.as_ref().map(|b| match b {
-        dct::BuildStep::Simple(c) => BuildPlan { context: base.join(c), dockerfile: "Dockerfile".into() },
-        dct::BuildStep::Advanced(a) => {
-            BuildPlan { context: base.join(&a.context), dockerfile: a.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()) }
-        }
-    });
+    let build = s.build.as_ref().map(|(context, dockerfile)| BuildPlan { context: base.join(context), dockerfile: dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()) });
     // Compose names a built image `<project>-<service>` when `image:` is absent.
     // (the project name: the directory's, lower case, only `[a-z0-9_-]`, starting alphanumeric).
     let project: String = base.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
@@ -200,127 +197,67 @@ fn plan_service(path: &Path, base: &Path, name: &str, s: dct::Service) -> Result
         "" => "stack".to_owned(),
         p => p.to_owned(),
     };
-    let image = match (&s.image, &build) {
-        (Some(i), _) => i.clone(),
-        (None, Some(_)) => format!("{project}-{name}:latest"),
-        (None, None) => return Err(problem("has no `image`".into(), "add `image:`, or set OBS_IMAGE_<SERVICE>, or use --images airgapped")),
+    let image = match (s.image.is_empty(), &build) {
+        (false, _) => s.image.clone(),
+        (true, Some(_)) => format!("{project}-{name}:latest"),
+        (true, None) => return Err(problem("has no `image`".into(), "add `image:`, or set OBS_IMAGE_<SERVICE>, or use --images airgapped")),
     };
     let mut env = BTreeMap::new();
-    match &s.environment {
-        dct::Environment::List(items) => {
-            for item in items {
-                let (k, v) = item.split_once('=').unwrap_or((item, ""));
-                env.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        dct::Environment::KvPair(map) => {
-            for (k, v) in map {
-                env.insert(k.clone(), v.as_ref().map(|v| v.to_string()).unwrap_or_default());
-            }
-        }
-    }
-    for (k, v) in env.iter_mut() {
-        *v = interpolate(v).map_err(|m| problem(format!("environment {k}: {m}"), "export the variable"))?;
-    }
-    let labels = match &s.labels {
-        dct::Labels::List(items) => items
-            .iter()
-            .map(|i| {
-                let (k, v) = i.split_once('=').unwrap_or((i, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect(),
-        dct::Labels::Map(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    };
-    let mut ports = BTreeSet::new();
-    match &s.ports {
-        dct::Ports::Short(items) => {
-            for p in items {
-                ports.insert(container_port(p).ok_or_else(|| problem(format!("port {p:?} is not understood"), "use HOST:CONTAINER"))?);
-            }
-        }
-        dct::Ports::Long(items) => ports.extend(items.iter().map(|p| p.target)),
-    }
-    for e in &s.expose {
-        ports.insert(container_port(e).ok_or_else(|| problem(format!("expose {e:?} is not a port"), "use a number"))?);
+    for (k, v) in &s.environment {
+        let v = interpolate(v.value.as_deref().unwrap_or_default()).map_err(|m| problem(format!("environment {k}: {m}"), "export the variable"))?;
+        env.insert(k.clone(), v);
     }
     let mut mounts = Vec::new();
-    for v in &s.volumes {
-        let (source, target, read_only) = match v {
-            dct::Volumes::Simple(spec) => {
-                let mut parts = spec.split(':');
-                let first = parts.next().unwrap_or_default().to_owned();
-                match parts.next() {
-                    None => continue, // anonymous volume: the container's own
-                    Some(target) => (first, target.to_owned(), parts.next().is_some_and(|m| m.split(',').any(|o| o == "ro"))),
-                }
-            }
-            dct::Volumes::Advanced(a) => match &a.source {
-                Some(src) => (src.clone(), a.target.clone(), a.read_only),
-                None => continue,
-            },
-        };
-        mounts.push(if source.starts_with("./") || source.starts_with("../") || source == "." {
+    for m in &s.mounts {
+        let (source, target) = (m.source.clone(), m.target.clone());
+        if source.is_empty() || target.is_empty() {
+            continue; // an anonymous volume or a tmpfs: the container's own
+        }
+        mounts.push(if m.relative {
             let host = base.join(&source);
             if !host.exists() {
-                return Err(problem(
-                    format!("mounts {source} at {target}, but {} does not exist", host.display()),
-                    "fix the path relative to the compose file",
-                ));
+                return Err(problem(format!("mounts {source} at {target}, but {} does not exist", host.display()), "fix the path relative to the compose file"));
             }
             MountPlan::Copy { host, target }
         } else if source.starts_with('/') {
-            MountPlan::Bind { host: source, target, read_only }
+            MountPlan::Bind { host: source, target, read_only: m.read_only }
         } else {
             MountPlan::Volume { name: source, target }
         });
     }
-    let depends_on = match &s.depends_on {
-        dct::DependsOnOptions::Simple(v) => v.clone(),
-        dct::DependsOnOptions::Conditional(m) => m.keys().cloned().collect(),
-    };
-    let to_vec = |c: &dct::Command| match c {
-        dct::Command::Simple(s) => s.split_whitespace().map(str::to_owned).collect(),
-        dct::Command::Args(a) => a.clone(),
-    };
-    let healthcheck = match &s.healthcheck {
-        Some(h) if !h.disable => h.test.as_ref().map(|t| HealthcheckPlan {
-            test: match t {
-                dct::HealthcheckTest::Single(s) => vec!["CMD-SHELL".into(), s.clone()],
-                dct::HealthcheckTest::Multiple(v) => v.clone(),
-            },
-            interval: h.interval.as_deref().and_then(parse_duration),
-            timeout: h.timeout.as_deref().and_then(parse_duration),
-            retries: (h.retries > 0).then_some(h.retries as u32),
-            start_period: h.start_period.as_deref().and_then(parse_duration),
-        }),
-        _ => None,
-    };
+    let healthcheck = s.healthcheck.as_ref().and_then(|h| {
+        if h.get("disable").and_then(|d| d.as_bool()) == Some(true) {
+            return None;
+        }
+        let test = match h.get("test")? {
+            serde_yaml::Value::Sequence(a) => a.iter().filter_map(crate::lint::compose::scalar).collect(),
+            other => vec!["CMD-SHELL".into(), crate::lint::compose::scalar(other)?],
+        };
+        let dur = |k: &str| h.get(k).and_then(crate::lint::compose::scalar).and_then(|v| parse_duration(&v));
+        Some(HealthcheckPlan {
+            test,
+            interval: dur("interval"),
+            timeout: dur("timeout"),
+            retries: h.get("retries").and_then(|r| r.as_u64()).filter(|r| *r > 0).map(|r| r as u32),
+            start_period: dur("start_period"),
+        })
+    });
     Ok(ServicePlan {
         name: name.to_owned(),
         image,
         container_name: s.container_name.clone(),
-        command: s.command.as_ref().map(to_vec),
-        entrypoint: s.entrypoint.as_ref().map(|e| match e {
-            dct::Entrypoint::Simple(s) => s.split_whitespace().map(str::to_owned).collect(),
-            dct::Entrypoint::List(v) => v.clone(),
-        }),
+        command: s.command_origin.as_ref().map(|_| s.command.clone()),
+        entrypoint: s.entrypoint.clone(),
         env,
-        labels,
-        ports,
+        labels: s.labels.clone(),
+        ports: s.ports.clone(),
         mounts,
-        depends_on,
+        depends_on: s.depends_on.clone(),
         healthcheck: healthcheck.filter(|h| h.test.first().map(String::as_str) != Some("NONE")),
         has_build: build.is_some(),
         build,
         readiness: None,
     })
-}
-
-/// `"8000:8000"`, `"127.0.0.1:3030:3000/tcp"`, `"9090"` -> the container port.
-fn container_port(spec: &str) -> Option<u16> {
-    let spec = spec.split('/').next()?;
-    spec.rsplit(':').next()?.split('-').next()?.trim().parse().ok()
 }
 
 /// Compose durations: `10s`, `1m30s`, `500ms`, `1h`.
@@ -437,12 +374,10 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_ports() {
+    fn durations() {
         assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("abc"), None);
-        assert_eq!(container_port("127.0.0.1:3030:3000/tcp"), Some(3000));
-        assert_eq!(container_port("9090"), Some(9090));
     }
 
     #[test]
