@@ -158,6 +158,49 @@ pub fn floor(scrape: Duration, evaluation: Duration, for_: Duration, group_wait:
     scrape * 2 + evaluation + for_ + group_wait
 }
 
+/// Two causes whose traffic, sent at once, can neither fire nor mask the
+/// other's alert, so their alerts are driven together.
+///
+/// The traffic ([`CauseTraffic`]) is designed for it:
+/// - `ErrorBurst` (5 fast 5xx/s) beside `SlowRequests` (about 1.4 slow 2xx/s and
+///   0.7 fast 2xx/s): the slow share of all requests stays near 20% (a p95 above
+///   1 s needs more than 5%), the 5xx share near 70% (error-rate rules fire from
+///   a few percent); slow requests alone have no 5xx, errors alone no slow requests.
+/// - A cause is compatible with itself: its alerts share one traffic (an
+///   error-rate rule and a log-based error-line rule, say).
+/// - `LlmFailures` answers 5xx (502), so it would fire an error-rate rule on
+///   its own, and its fast requests dilute a latency quantile: it runs alone.
+/// - `AppStopped` stops the app: alone, and last.
+///
+/// `alerts::floor` ratios in each verdict, and the live test
+/// `independent_alerts_fire_together_without_interference` (harness/tests/alerts_airgapped.rs), are the proof.
+pub fn compatible(a: Cause, b: Cause) -> bool {
+    use Cause::*;
+    a == b && a != AppStopped || matches!((a, b), (ErrorBurst, SlowRequests) | (SlowRequests, ErrorBurst))
+}
+
+/// Groups distinct causes into waves of pairwise [`compatible`] causes, driven
+/// one wave after another; `AppStopped` is always the last wave, alone.
+pub fn waves(causes: &[Cause]) -> Vec<Vec<Cause>> {
+    let mut distinct: Vec<Cause> = Vec::new();
+    for c in causes {
+        if !distinct.contains(c) {
+            distinct.push(*c);
+        }
+    }
+    let mut out: Vec<Vec<Cause>> = Vec::new();
+    for c in distinct.iter().copied().filter(|c| *c != Cause::AppStopped) {
+        match out.iter_mut().find(|w| w.iter().all(|x| compatible(*x, c))) {
+            Some(w) => w.push(c),
+            None => out.push(vec![c]),
+        }
+    }
+    if distinct.contains(&Cause::AppStopped) {
+        out.push(vec![Cause::AppStopped]);
+    }
+    out
+}
+
 /// Sends the traffic of a cause until dropped (an app-side cause; `AppStopped`
 /// is the caller's: it stops the container).
 pub struct CauseTraffic {
@@ -182,11 +225,9 @@ impl CauseTraffic {
             };
             while !*stopped.borrow() {
                 let batch: Vec<reqwest::RequestBuilder> = match cause {
-                    Cause::ErrorBurst => {
-                        let mut b: Vec<_> = (0..3).map(|_| client.get(format!("{app}/error"))).collect();
-                        b.extend((0..2).map(|i| client.get(format!("{app}/items/{i}"))));
-                        b
-                    }
+                    // One fast 5xx per 200 ms (5/s): a 5xx share near 100% alone, about 70%
+                    // beside `SlowRequests`; and no fast 2xx that would dilute a latency quantile.
+                    Cause::ErrorBurst => vec![client.get(format!("{app}/error"))],
                     Cause::SlowRequests => {
                         vec![client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/items/1"))]
                     }
@@ -211,5 +252,20 @@ impl CauseTraffic {
     pub async fn stop(self) -> u64 {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Cause::*;
+
+    #[test]
+    fn waves_drive_compatible_causes_together_and_stop_the_app_last() {
+        assert_eq!(waves(&[AppStopped, LlmFailures, SlowRequests, ErrorBurst, ErrorBurst]), vec![vec![LlmFailures], vec![SlowRequests, ErrorBurst], vec![AppStopped]]);
+        assert_eq!(waves(&[ErrorBurst, SlowRequests]), vec![vec![ErrorBurst, SlowRequests]]);
+        assert_eq!(waves(&[AppStopped]), vec![vec![AppStopped]]);
+        assert!(!compatible(AppStopped, AppStopped));
+        assert!(!compatible(LlmFailures, ErrorBurst) && !compatible(LlmFailures, SlowRequests));
     }
 }
