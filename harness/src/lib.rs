@@ -9,6 +9,7 @@
 //! - [`backends`]: one typed HTTP client per backend.
 //! - [`traffic`]: the scenario driver that records what it sent.
 //! - [`checks`]: verdicts (passed / failed / not run) built on the clients.
+//! - [`report`], [`report_html`]: report.json, junit.xml, the self-contained report.html and the CI job summary.
 //! - [`catalogue_record`]: `catalogue record` and the live check that the metric catalogue is current.
 
 pub mod accelerate;
@@ -23,6 +24,7 @@ pub mod lint;
 pub mod model;
 pub mod profile;
 pub mod report;
+pub mod report_html;
 pub mod run;
 pub mod stack;
 pub mod traffic;

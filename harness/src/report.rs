@@ -4,7 +4,7 @@
 //! when `GITHUB_ACTIONS=true`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
@@ -17,7 +17,29 @@ use crate::lint;
 pub struct PhaseTime {
     pub phase: String,
     pub ms: u64,
+    /// When it started, in ms from the run's start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
 }
+
+/// When a check result was made; compares equal to any other (it is
+/// bookkeeping for the report's timeline, not part of a result's identity).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordedAt(pub Option<Instant>);
+
+impl RecordedAt {
+    pub fn now() -> Self {
+        Self(Some(Instant::now()))
+    }
+}
+
+impl PartialEq for RecordedAt {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RecordedAt {}
 
 /// Everything a run found, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +64,9 @@ pub struct RunReport {
     /// that exercise it.
     #[serde(skip)]
     pub graph: Option<crate::model::graph::Graph>,
+    /// The run's start, for the timeline (`started_ms` of phases and checks).
+    #[serde(skip)]
+    pub clock: Instant,
 }
 
 impl RunReport {
@@ -57,11 +82,19 @@ impl RunReport {
             lint_findings: Vec::new(),
             profile: None,
             graph: None,
+            clock: Instant::now(),
         }
     }
 
-    pub fn add_phase(&mut self, phase: &str, took: Duration, checks: Vec<CheckResult>) {
-        self.phases.push(PhaseTime { phase: phase.to_owned(), ms: took.as_millis() as u64 });
+    pub fn add_phase(&mut self, phase: &str, took: Duration, mut checks: Vec<CheckResult>) {
+        let since = |at: Instant, took: u64| (at.saturating_duration_since(self.clock).as_millis() as u64).saturating_sub(took);
+        let started_ms = Some(since(Instant::now(), took.as_millis() as u64));
+        for c in &mut checks {
+            if c.started_ms.is_none() {
+                c.started_ms = c.recorded.0.map(|at| since(at, c.duration_ms));
+            }
+        }
+        self.phases.push(PhaseTime { phase: phase.to_owned(), ms: took.as_millis() as u64, started_ms });
         self.checks.extend(checks);
     }
 
@@ -74,7 +107,7 @@ impl RunReport {
         if self.failed() > 0 { 1 } else { 0 }
     }
 
-    /// Writes `report.json` and `junit.xml` into `dir`.
+    /// Writes `report.json`, `junit.xml` and `report.html` ([`crate::report_html`]) into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir)?;
         let json = dir.join("report.json");
@@ -88,6 +121,7 @@ impl RunReport {
             std::fs::write(dir.join("graph.mmd"), g.render(crate::model::graph::Format::Mermaid))?;
             std::fs::write(dir.join("graph.json"), g.render(crate::model::graph::Format::Json))?;
         }
+        std::fs::write(dir.join("report.html"), crate::report_html::render(self))?;
         Ok((json, junit))
     }
 

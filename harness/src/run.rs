@@ -5,7 +5,7 @@
 //! (traffic, then traces, series, logs, Grafana, correlation), dashboards
 //! (every panel query returns data), alerts (each alert rule from cause to
 //! webhook and back), ruler (Loki ruler rules load, evaluate and fire). The
-//! report (`report.json`, `junit.xml`) is rewritten after every phase, so a
+//! report (`report.json`, `junit.xml`, `report.html`) is rewritten after every phase, so a
 //! failing or interrupted run still leaves one; the stack is always torn down.
 
 use std::path::PathBuf;
@@ -102,6 +102,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         eprintln!("obs-harness: {message}");
         report.checks.push(CheckResult::new("input", name, Verdict::Failed { message }, Duration::ZERO));
         write(report);
+        crate::report_html::append_step_summary(report, "check", Some(&opts.report_dir));
         2
     };
 
@@ -180,6 +181,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
                     report.complete = true;
                     write(&report);
                     eprint!("{}", report.summary_table());
+                    crate::report_html::append_step_summary(&report, "check", Some(&opts.report_dir));
                     return code.max(report.exit_code());
                 }
             }
@@ -269,7 +271,8 @@ pub async fn check(opts: CheckOptions) -> i32 {
     write(&report);
     eprintln!();
     eprint!("{}", report.summary_table());
-    eprintln!("reports: {0}/report.json, {0}/junit.xml, {0}/graph.mmd", opts.report_dir.display());
+    eprintln!("reports: {0}/report.html, {0}/report.json, {0}/junit.xml, {0}/graph.mmd", opts.report_dir.display());
+    crate::report_html::append_step_summary(&report, "check", Some(&opts.report_dir));
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         print!("{}", report.github_annotations(&opts.stack_dir));
     }

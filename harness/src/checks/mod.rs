@@ -49,10 +49,16 @@ pub struct CheckResult {
     #[serde(flatten)]
     pub verdict: Verdict,
     pub duration_ms: u64,
+    /// When it started, in ms from the run's start (filled by [`crate::report::RunReport::add_phase`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// When the result was made (its end), for `started_ms`; not part of its identity.
+    #[serde(skip)]
+    pub recorded: crate::report::RecordedAt,
 }
 
 impl CheckResult {
     pub fn new(phase: &str, name: &str, verdict: Verdict, duration: Duration) -> Self {
-        Self { name: name.to_owned(), phase: phase.to_owned(), verdict, duration_ms: duration.as_millis() as u64 }
+        Self { name: name.to_owned(), phase: phase.to_owned(), verdict, duration_ms: duration.as_millis() as u64, started_ms: None, recorded: crate::report::RecordedAt::now() }
     }
 }

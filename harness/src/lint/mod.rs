@@ -1252,6 +1252,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
             if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
                 print!("{}", as_run_report(&r).github_annotations(&args.stack_dir));
             }
+            crate::report_html::append_step_summary(&as_run_report(&r), "lint", None);
             r.exit_code()
         }
         Err(e) => {
@@ -1259,6 +1260,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
                 Format::Text => eprintln!("error: {e}"),
                 Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": e.to_string() })),
             }
+            crate::report_html::append_step_summary_error("lint", &e.to_string());
             e.exit_code()
         }
     }
