@@ -109,6 +109,25 @@ impl Targets {
         t
     }
 
+    /// Links the static gate found broken block what needs them, before any
+    /// wait: `app-scrape` (Prometheus → the app), `prometheus-alertmanager`,
+    /// `ruler-alertmanager` (Loki ruler → Alertmanager) and `promtail-loki`,
+    /// each "blocked by `lint.<rule> file:line`: message".
+    pub fn block_broken_links(&mut self, model: &crate::model::StackModel) {
+        for l in &model.links {
+            let Some(f) = crate::model::links::check_link(model, l) else { continue };
+            let kind = |n: Option<&str>| n.and_then(|n| model.node(n)).map_or("", |n| n.kind);
+            let key = match (kind(Some(&l.from)), kind(l.to.as_deref()), l.rule) {
+                (_, _, "alerting-target-unknown-service") | ("prometheus", "alertmanager", _) => "prometheus-alertmanager",
+                (_, _, "loki-ruler-alertmanager-unknown-service") | ("loki", "alertmanager", _) => "ruler-alertmanager",
+                (_, _, "promtail-client-unknown-service") | ("promtail", "loki", _) => "promtail-loki",
+                ("prometheus", "app", _) => "app-scrape",
+                _ => continue,
+            };
+            self.blocked.entry(key.to_owned()).or_insert_with(|| format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message));
+        }
+    }
+
     /// The expectations of `profile` (for `--target`, where no stack was started).
     pub fn with_profile(mut self, profile: StackProfile) -> Self {
         if self.app_container.is_empty() {
@@ -199,7 +218,7 @@ async fn or_blocked<'a>(blocker: impl Into<Option<&'a Verdict>>, check: impl Fut
 
 /// Runs `check` unless one of `needs` is missing or blocked; times it.
 pub async fn run_check<F: Future<Output = Verdict>>(phase: &str, name: &str, targets: &Targets, needs: &[&str], check: F) -> CheckResult {
-    if let Some(missing) = needs.iter().find(|n| targets.url(n).is_none()) {
+    if let Some(missing) = needs.iter().find(|n| BACKENDS.iter().any(|b| b.0 == **n) && targets.url(n).is_none()) {
         return CheckResult::new(phase, name, Verdict::NotRun { reason: targets.reason(missing) }, Duration::ZERO);
     }
     if let Some(reason) = needs.iter().find_map(|n| targets.blocked.get(*n)) {
@@ -416,20 +435,20 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     let sel = selector.as_str();
     let mut lg: Checks = Vec::new();
     lg.push(Box::pin(
-        run_check(PHASE, "loki.stream_labels", targets, &["loki"], async {
+        run_check(PHASE, "loki.stream_labels", targets, &["loki", "promtail-loki"], async {
             let expected: Vec<(&str, &str)> = profile.log_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             or_blocked(&no_labels, checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout)).await
         })
         ,
     ));
     lg.push(Box::pin(
-        run_check(PHASE, "loki.request_lines", targets, &["loki"], async {
+        run_check(PHASE, "loki.request_lines", targets, &["loki", "promtail-loki"], async {
             or_blocked(&no_labels, checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout)).await
         })
         ,
     ));
     lg.push(Box::pin(
-        run_check(PHASE, "loki.only_labelled_containers", targets, &["loki"], async {
+        run_check(PHASE, "loki.only_labelled_containers", targets, &["loki", "promtail-loki"], async {
             let shipped: Vec<&str> = profile.shipped_services.iter().map(String::as_str).collect();
             checks::loki::only_labelled_services(l.expect("needed"), &shipped).await
         })

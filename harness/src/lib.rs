@@ -17,6 +17,7 @@ pub mod backends;
 pub mod catalogue_record;
 pub mod checks;
 pub mod conformance;
+pub mod critical_path;
 pub mod dashboards;
 pub mod eventually;
 pub mod images;

@@ -131,9 +131,8 @@ pub async fn check(opts: CheckOptions) -> i32 {
     }
 
     // The stack's data flow, coloured by what the live phases see (graph.mmd, graph.json).
-    report.graph = crate::model::StackModel::load(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>())
-        .ok()
-        .map(|m| crate::model::graph::Graph::of(&m, &|_| None));
+    let model = crate::model::StackModel::load(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>()).ok();
+    report.graph = model.as_ref().map(|m| crate::model::graph::Graph::of(m, &|_| None));
 
     let scenario = match &opts.scenario {
         Some(p) => match Scenario::load(p) {
@@ -187,6 +186,10 @@ pub async fn check(opts: CheckOptions) -> i32 {
             }
         }
     };
+    // A link lint found broken blocks its dependents at once (no waiting on it).
+    if let Some(m) = &model {
+        targets.block_broken_links(m);
+    }
     targets.profile = std::mem::take(&mut targets.profile).with_declared_causes(&scenario.causes);
     report.profile = Some(targets.profile.clone());
     write(&report);
@@ -239,28 +242,59 @@ pub async fn check(opts: CheckOptions) -> i32 {
     report.add_phase("dashboards", t.elapsed(), results);
     write(&report);
 
-    // Alerts.
-    if !opts.skip_alerts {
-        let p = progress("alerts: each alert rule from cause to webhook and back");
-        let t = Instant::now();
-        let results = alert_phase(&mut targets, stack.as_mut(), opts.acceleration).await;
-        p.done();
-        print_results(&results);
-        report.add_phase("alerts", t.elapsed(), results);
-        write(&report);
-    }
-
-    // Loki ruler.
-    let p = progress("ruler: Loki ruler rules load, evaluate and fire");
-    let t = Instant::now();
+    // Alerts, with the Loki ruler overlapped: its rule checks run beside the
+    // alert phase, and its log-based alert rides on the alert phase's error
+    // burst (one traffic); `FastAPIDown`-like causes that stop the app come last.
     let ruler_timeout = if opts.acceleration > 1 { Duration::from_secs(120) } else { Duration::from_secs(300) };
-    let results = match RulerExpectation::for_profile(&targets.profile) {
-        Ok(expect) => ruler_phase(&targets, &expect, ruler_timeout).await,
-        Err(reason) => vec![CheckResult::new("ruler", "ruler", Verdict::NotRun { reason }, Duration::ZERO)],
+    let ruler_expect = RulerExpectation::for_profile(&targets.profile);
+    let ruler_targets = targets.clone();
+    let p = progress(if opts.skip_alerts { "ruler: Loki ruler rules load, evaluate and fire" } else { "alerts and ruler: each alert rule from cause to webhook and back; the Loki ruler" });
+    let t = Instant::now();
+    let ruler_static_fut = async {
+        let t = Instant::now();
+        let r = match &ruler_expect {
+            Ok(_) => ruler_static(&ruler_targets, ruler_timeout).await,
+            Err(reason) => (vec![CheckResult::new("ruler", "ruler", Verdict::NotRun { reason: reason.clone() }, Duration::ZERO)], false),
+        };
+        (r, t.elapsed())
     };
+    let ruler_request = match (&ruler_expect, ruler_runnable(&ruler_targets)) {
+        (Ok(e), true) => Some(RulerAlert { targets: ruler_targets.clone(), expect: e.clone(), timeout: ruler_timeout }),
+        _ => None,
+    };
+    let alerts_fut = async {
+        if opts.skip_alerts {
+            return (None, ruler_request);
+        }
+        let (res, left) = alert_phase(&mut targets, stack.as_mut(), opts.acceleration, ruler_request).await;
+        (Some((res, t.elapsed())), left)
+    };
+    let (((mut ruler_results, ruler_ready), ruler_took), (alert_out, leftover)) = futures::join!(ruler_static_fut, alerts_fut);
+    let mut ruler_took = ruler_took;
+    if let Some((mut results, took)) = alert_out {
+        // The ruler's alert, if it rode on the error burst, belongs to the ruler phase.
+        ruler_results.extend(results.iter().filter(|r| r.phase == "ruler").cloned());
+        results.retain(|r| r.phase != "ruler");
+        ruler_took = ruler_took.max(took);
+        print_results(&results);
+        report.add_phase("alerts", took, results);
+    }
+    if let (Some(req), true) = (leftover, ruler_ready) {
+        // The alert phase did not drive an error burst: the ruler drives its own.
+        let t = Instant::now();
+        match targets.url("app") {
+            Some(app) => {
+                let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
+                ruler_results.push(ruler_alert(&targets, &req.expect, req.timeout, t).await);
+                traffic.stop().await;
+            }
+            None => ruler_results.push(CheckResult::new("ruler", &format!("ruler.{}", req.expect.alert), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO)),
+        }
+        ruler_took += t.elapsed();
+    }
     p.done();
-    print_results(&results);
-    report.add_phase("ruler", t.elapsed(), results);
+    print_results(&ruler_results);
+    report.add_phase("ruler", ruler_took, ruler_results);
 
     if let Some(mut s) = stack {
         let p = progress("teardown");
@@ -271,6 +305,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     write(&report);
     eprintln!();
     eprint!("{}", report.summary_table());
+    eprint!("{}", crate::critical_path::render(&crate::critical_path::of(&report)));
     eprintln!("reports: {0}/report.html, {0}/report.json, {0}/junit.xml, {0}/graph.mmd", opts.report_dir.display());
     crate::report_html::append_step_summary(&report, "check", Some(&opts.report_dir));
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
@@ -289,18 +324,26 @@ pub async fn restart_service(stack: &mut Stack, targets: &mut Targets, service: 
     restarted
 }
 
-async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, acceleration: u32) -> Vec<CheckResult> {
+/// The Loki ruler's log-based alert, awaited while an `ErrorBurst` cause of the
+/// alert phase runs (one traffic for both), instead of in a phase of its own.
+pub struct RulerAlert {
+    pub targets: Targets,
+    pub expect: RulerExpectation,
+    pub timeout: Duration,
+}
+
+async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, acceleration: u32, mut ruler: Option<RulerAlert>) -> (Vec<CheckResult>, Option<RulerAlert>) {
     const PHASE: &str = "alerts";
     let not_run = |name: &str, reason: String| CheckResult::new(PHASE, name, Verdict::NotRun { reason }, Duration::ZERO);
     let (Some(prom), Some(am), Some(app)) = (targets.url("prometheus").map(str::to_owned), targets.url("alertmanager").map(str::to_owned), targets.url("app").map(str::to_owned)) else {
         let missing = ["prometheus", "alertmanager", "app"].into_iter().find(|n| targets.url(n).is_none()).unwrap_or("prometheus");
-        return vec![not_run("alerts", targets.missing.get(missing).cloned().unwrap_or_default())];
+        return (vec![not_run("alerts", targets.missing.get(missing).cloned().unwrap_or_default())], ruler);
     };
-    if let Some(reason) = ["prometheus", "alertmanager", "app", "app-scrape"].iter().find_map(|b| targets.blocked.get(*b)) {
-        return vec![not_run("alerts", reason.clone())];
+    if let Some(reason) = ["prometheus", "alertmanager", "app", "app-scrape", "prometheus-alertmanager"].iter().find_map(|b| targets.blocked.get(*b)) {
+        return (vec![not_run("alerts", reason.clone())], ruler);
     }
     let Some(webhook) = targets.url("webhook").map(str::to_owned) else {
-        return vec![not_run("alerts", "the harness's webhook receiver is not part of this run (it runs only in stacks the harness starts)".into())];
+        return (vec![not_run("alerts", "the harness's webhook receiver is not part of this run (it runs only in stacks the harness starts)".into())], ruler);
     };
     let ep = AlertEndpoints {
         prometheus: PrometheusClient::new(prom),
@@ -312,12 +355,12 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
     let app_service = profile.app.as_ref().map(|a| a.service.clone()).unwrap_or_else(|| "app".into());
     let rules = match ep.prometheus.rules().await {
         Ok(r) => r,
-        Err(e) => return vec![CheckResult::new(PHASE, "alerts", Verdict::Failed { message: e.to_string() }, Duration::ZERO)],
+        Err(e) => return (vec![CheckResult::new(PHASE, "alerts", Verdict::Failed { message: e.to_string() }, Duration::ZERO)], ruler),
     };
     let mut alert_rules: Vec<(String, f64)> = rules.rules().filter(|(_, r)| r.kind == "alerting").map(|(_, r)| (r.name.clone(), r.duration.unwrap_or(0.0))).collect();
-    // Stopping the app goes last: it disturbs everything else.
-    alert_rules.sort_by_key(|(name, _)| (profile.cause(name) == Some(Cause::AppStopped), name.clone()));
+    alert_rules.sort_by(|a, b| a.0.cmp(&b.0));
     let scrape = accelerate_secs(15, acceleration);
+    let group_wait = accelerate_secs(10, acceleration);
     let mut out = Vec::new();
     let covered = alert_rules.iter().filter(|(n, _)| profile.cause(n).is_some()).count();
     out.push(CheckResult::new(
@@ -326,12 +369,13 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
         Verdict::Passed { detail: format!("{covered} of the {} alert rule(s) have a cause read from their expression or declared", alert_rules.len()) },
         Duration::ZERO,
     ));
+    // Each rule with a cause, grouped by cause; the rest are not run, with the hint.
+    let mut by_cause: Vec<(Cause, Vec<(String, f64)>)> = Vec::new();
     for (name, for_secs) in alert_rules {
-        let check = format!("alerts.{name}");
         let Some(cause) = profile.cause(&name) else {
             let why = profile.alerts.iter().find(|a| a.name == name).map(|a| a.cause_from.clone()).unwrap_or_else(|| "not in the stack's rule files".into());
             out.push(not_run(
-                &check,
+                &format!("alerts.{name}"),
                 format!(
                     "no cause fires this rule ({why}) (hint: declare it in {} beside the compose file: `causes: {{{name}: error_burst}}`; causes: error_burst, slow_requests, llm_failures, app_stopped)",
                     crate::profile::OVERRIDE_FILE
@@ -340,57 +384,115 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
             continue;
         };
         if cause == Cause::AppStopped && stack.is_none() {
-            out.push(not_run(&check, "stopping the app needs a stack the harness started (not --target)".into()));
+            out.push(not_run(&format!("alerts.{name}"), "stopping the app needs a stack the harness started (not --target)".into()));
             continue;
         }
-        let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), accelerate_secs(10, acceleration));
-        let stage_timeout = floor * 3 + Duration::from_secs(60);
-        let started = Instant::now();
+        match by_cause.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, v)) => v.push((name, for_secs)),
+            None => by_cause.push((cause, vec![(name, for_secs)])),
+        }
+    }
+    // The ruler's log-based alert rides on the error burst.
+    if ruler.is_some() && !by_cause.iter().any(|(c, _)| *c == Cause::ErrorBurst) {
+        by_cause.push((Cause::ErrorBurst, Vec::new()));
+    }
+    let causes: Vec<Cause> = by_cause.iter().map(|(c, _)| *c).collect();
+    for wave in alerts::waves(&causes) {
+        if wave == [Cause::AppStopped] {
+            for (name, for_secs) in by_cause.iter().find(|(c, _)| *c == Cause::AppStopped).map(|(_, v)| v.clone()).unwrap_or_default() {
+                out.push(app_stopped_alert(&ep, targets, stack.as_deref_mut(), &app_service, &name, for_secs, scrape, group_wait).await);
+            }
+            continue;
+        }
         // The app's address now, not at the phase's start: a restart moves it.
         let app = targets.url("app").map(str::to_owned).unwrap_or(app.clone());
-        let traffic = (cause != Cause::AppStopped).then(|| CauseTraffic::start(cause, &app));
-        if cause == Cause::AppStopped {
-            if let Some(s) = stack.as_deref_mut() {
-                if let Err(e) = s.stop_service(&app_service).await {
-                    out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed()));
-                    continue;
-                }
+        let groups = wave.iter().map(|cause| {
+            let alerts_of: Vec<(String, f64)> = by_cause.iter().find(|(c, _)| c == cause).map(|(_, v)| v.clone()).unwrap_or_default();
+            let ruler_here = if *cause == Cause::ErrorBurst { ruler.take() } else { None };
+            drive_cause(&ep, &app, *cause, alerts_of, ruler_here, scrape, group_wait)
+        });
+        for (results, ruler_result) in futures::future::join_all(groups).await {
+            out.extend(results);
+            if let Some(r) = ruler_result {
+                out.push(r);
             }
         }
-        let fired = alerts::await_firing(&ep, &name, started, stage_timeout).await;
-        match traffic {
-            Some(t) => {
-                t.stop().await;
-            }
-            None => {
-                if let Some(s) = stack.as_deref_mut() {
-                    if let Err(e) = restart_service(s, targets, &app_service).await {
-                        out.push(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed()));
-                        continue;
-                    }
-                }
-            }
-        }
-        let verdict = match fired {
-            Err(e) => Verdict::Failed { message: e },
-            Ok(path) => match alerts::await_notification(&ep, &name, "resolved", stage_timeout).await {
-                Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
-                Ok(()) => Verdict::Passed {
-                    detail: format!(
-                        "pending {}ms, firing {}ms, in Alertmanager {}ms, webhook {}ms (floor {}ms, ratio {:.2}), then resolved",
-                        path.pending_ms.unwrap_or_default(),
-                        path.firing_ms.unwrap_or_default(),
-                        path.alertmanager_ms.unwrap_or_default(),
-                        path.notified_ms.unwrap_or_default(),
-                        floor.as_millis(),
-                        path.notified_ms.unwrap_or_default() as f64 / floor.as_millis().max(1) as f64
-                    ),
-                },
-            },
-        };
-        out.push(CheckResult::new(PHASE, &check, verdict, started.elapsed()));
     }
-    out
+    (out, ruler)
+}
+
+/// Drives one cause's traffic until each of its alerts fired (and the ruler's,
+/// when given), stops it, then waits for each to resolve. Verdicts carry the
+/// path's stage times and the ratio to the alert's floor.
+async fn drive_cause(ep: &AlertEndpoints, app: &str, cause: Cause, alerts_of: Vec<(String, f64)>, ruler: Option<RulerAlert>, scrape: Duration, group_wait: Duration) -> (Vec<CheckResult>, Option<CheckResult>) {
+    const PHASE: &str = "alerts";
+    let started = Instant::now();
+    let traffic = CauseTraffic::start(cause, app);
+    let firing = futures::future::join_all(alerts_of.iter().map(|(name, for_secs)| {
+        let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(*for_secs), group_wait);
+        async move { (alerts::await_firing(ep, name, started, floor * 3 + Duration::from_secs(60)).await, floor) }
+    }));
+    let ruler_fut = async {
+        match &ruler {
+            Some(r) => Some(ruler_alert(&r.targets, &r.expect, r.timeout, started).await),
+            None => None,
+        }
+    };
+    let (fired, ruler_result) = futures::join!(firing, ruler_fut);
+    traffic.stop().await;
+    let resolved = futures::future::join_all(alerts_of.iter().zip(&fired).map(|((name, _), (f, floor))| async move {
+        let stage_timeout = *floor * 3 + Duration::from_secs(60);
+        match f {
+            Err(e) => Verdict::Failed { message: e.clone() },
+            Ok(path) => match alerts::await_notification(ep, name, "resolved", stage_timeout).await {
+                Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
+                Ok(()) => Verdict::Passed { detail: path_detail(path, *floor) },
+            },
+        }
+    }))
+    .await;
+    let out = alerts_of.iter().zip(resolved).map(|((name, _), v)| CheckResult::new(PHASE, &format!("alerts.{name}"), v, started.elapsed())).collect();
+    (out, ruler_result)
+}
+
+fn path_detail(path: &alerts::AlertPath, floor: Duration) -> String {
+    format!(
+        "pending {}ms, firing {}ms, in Alertmanager {}ms, webhook {}ms (floor {}ms, ratio {:.2}), then resolved",
+        path.pending_ms.unwrap_or_default(),
+        path.firing_ms.unwrap_or_default(),
+        path.alertmanager_ms.unwrap_or_default(),
+        path.notified_ms.unwrap_or_default(),
+        floor.as_millis(),
+        path.notified_ms.unwrap_or_default() as f64 / floor.as_millis().max(1) as f64
+    )
+}
+
+/// `AppStopped`: stop the app, await the alert, restart the app (the run follows its new address).
+#[allow(clippy::too_many_arguments)]
+async fn app_stopped_alert(ep: &AlertEndpoints, targets: &mut Targets, stack: Option<&mut Stack>, app_service: &str, name: &str, for_secs: f64, scrape: Duration, group_wait: Duration) -> CheckResult {
+    const PHASE: &str = "alerts";
+    let check = format!("alerts.{name}");
+    let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
+    let stage_timeout = floor * 3 + Duration::from_secs(60);
+    let started = Instant::now();
+    let Some(s) = stack else {
+        return CheckResult::new(PHASE, &check, Verdict::NotRun { reason: "stopping the app needs a stack the harness started (not --target)".into() }, Duration::ZERO);
+    };
+    if let Err(e) = s.stop_service(app_service).await {
+        return CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed());
+    }
+    let fired = alerts::await_firing(ep, name, started, stage_timeout).await;
+    if let Err(e) = restart_service(s, targets, app_service).await {
+        return CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed());
+    }
+    let verdict = match fired {
+        Err(e) => Verdict::Failed { message: e },
+        Ok(path) => match alerts::await_notification(ep, name, "resolved", stage_timeout).await {
+            Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
+            Ok(()) => Verdict::Passed { detail: path_detail(&path, floor) },
+        },
+    };
+    CheckResult::new(PHASE, &check, verdict, started.elapsed())
 }
 
 fn accelerate_secs(secs: u64, factor: u32) -> Duration {
@@ -423,15 +525,38 @@ impl RulerExpectation {
 /// healthy, and the log-based alert firing (after error lines from the app)
 /// and present in Alertmanager. Each wait is bounded by `timeout`.
 pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: Duration) -> Vec<CheckResult> {
+    let (mut out, ready) = ruler_static(targets, timeout).await;
+    if !ready {
+        return out;
+    }
+    // The log-based alert, with error lines of its own.
+    let Some(app) = targets.url("app") else {
+        out.push(CheckResult::new("ruler", &format!("ruler.{}", expect.alert), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO));
+        return out;
+    };
+    let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
+    out.push(ruler_alert(targets, expect, timeout, Instant::now()).await);
+    traffic.stop().await;
+    out
+}
+
+/// True when the ruler phase can run at all (Loki in the run, not blocked).
+pub fn ruler_runnable(targets: &Targets) -> bool {
+    targets.loki().is_some() && !targets.blocked.contains_key("loki") && targets.url("app").is_some()
+}
+
+/// The ruler's rule groups listed for the tenant and every rule healthy; the
+/// bool says whether Loki is there to go on with the alert.
+pub async fn ruler_static(targets: &Targets, timeout: Duration) -> (Vec<CheckResult>, bool) {
     const PHASE: &str = "ruler";
     let Some(loki_url) = targets.url("loki") else {
-        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
+        return (vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)], false);
     };
     if let Some(reason) = targets.blocked.get("loki") {
-        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: reason.clone() }, Duration::ZERO)];
+        return (vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: reason.clone() }, Duration::ZERO)], false);
     }
     let Some(loki) = targets.loki() else {
-        return vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)];
+        return (vec![CheckResult::new(PHASE, "ruler", Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO)], false);
     };
     let tenant = targets.profile.tenant.clone().unwrap_or_else(|| "(none: Loki without auth)".into());
     let mut out = Vec::new();
@@ -478,14 +603,22 @@ pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: 
         },
         t.elapsed(),
     ));
-    // The log-based alert: error lines from the app until it fires and reaches Alertmanager.
-    let t = Instant::now();
+    (out, true)
+}
+
+/// The Loki ruler's log-based alert firing and reaching Alertmanager, while
+/// someone drives error lines (the ruler phase itself, or the alert phase's
+/// `ErrorBurst`, which shares its traffic).
+pub async fn ruler_alert(targets: &Targets, expect: &RulerExpectation, timeout: Duration, started: Instant) -> CheckResult {
+    const PHASE: &str = "ruler";
     let alert = expect.alert.as_str();
-    let Some(app) = targets.url("app") else {
-        out.push(CheckResult::new(PHASE, &format!("ruler.{alert}"), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO));
-        return out;
+    let (Some(loki), Some(loki_url)) = (targets.loki(), targets.url("loki")) else {
+        return CheckResult::new(PHASE, &format!("ruler.{alert}"), Verdict::NotRun { reason: targets.missing.get("loki").cloned().unwrap_or_default() }, Duration::ZERO);
     };
-    let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
+    // Its error lines travel Promtail → Loki, its notification ruler → Alertmanager.
+    if let Some(reason) = ["promtail-loki", "ruler-alertmanager"].iter().find_map(|k| targets.blocked.get(*k)) {
+        return CheckResult::new(PHASE, &format!("ruler.{alert}"), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO);
+    }
     let fired = Eventually::new(format!("Loki alert {alert} firing"))
         .with_timeout(timeout)
         .until(|| async {
@@ -505,8 +638,6 @@ pub async fn ruler_phase(targets: &Targets, expect: &RulerExpectation, timeout: 
             Some(am) => checks::alertmanager::alert_present(&AlertmanagerClient::new(am), alert, &[], &expect.receiver, timeout).await,
         },
     };
-    traffic.stop().await;
-    out.push(CheckResult::new(PHASE, &format!("ruler.{alert}"), verdict, t.elapsed()));
-    out
+    CheckResult::new(PHASE, &format!("ruler.{alert}"), verdict, started.elapsed())
 }
 

@@ -11,18 +11,20 @@ use common::{copy_dir, stack_dir};
 
 use std::process::Command;
 
-#[test]
-fn live_broken_scrape_path_blocks_its_dependents() {
+/// Runs `check` (air-gapped, accelerated) on a copy of the bundled stack with
+/// one edit; returns its stderr and report.json.
+fn check_broken(file: &str, from: &str, to: &str, extra: &[&str]) -> (String, serde_json::Value) {
     let work = tempfile::tempdir().unwrap();
     let stack = work.path().join("broken");
     copy_dir(&stack_dir(), &stack);
-    let prom = stack.join("prometheus/prometheus.yml");
-    let text = std::fs::read_to_string(&prom).unwrap();
-    assert!(text.contains("metrics_path: /metrics"));
-    std::fs::write(&prom, text.replace("metrics_path: /metrics", "metrics_path: /metric")).unwrap();
+    let path = stack.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} no longer holds {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     let reports = work.path().join("reports");
     let o = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
-        .args(["check", "--skip-lint", "--images", "airgapped", "--accelerated"])
+        .args(["check", "--images", "airgapped", "--accelerated"])
+        .args(extra)
         .arg("--stack")
         .arg(&stack)
         .arg("--report-dir")
@@ -31,9 +33,31 @@ fn live_broken_scrape_path_blocks_its_dependents() {
         .env_remove("OBS_STACK_STATE")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap()).unwrap();
+    let report = serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap()).unwrap();
+    (err, report)
+}
+
+/// Prometheus notifies a port Alertmanager does not listen on: lint names the
+/// link, and the alerts are *not run: blocked by* that finding at once instead
+/// of each waiting out its stage timeouts.
+#[test]
+fn live_wrong_alertmanager_port_blocks_the_alerts_at_once() {
+    let (err, report) = check_broken("prometheus/prometheus.yml", "\"alertmanager:9093\"", "\"alertmanager:9095\"", &[]);
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(failed.len(), 1, "one root cause, one failure: {failed:?}\n{err}");
+    assert!(failed[0].starts_with("lint.alerting-target-unknown-service prometheus/prometheus.yml:"), "{failed:?}");
+    let alerts = checks.iter().find(|c| c["name"] == "alerts").unwrap_or_else(|| panic!("no alerts verdict:\n{err}"));
+    assert!(alerts["reason"].as_str().is_some_and(|r| r.starts_with("blocked by `lint.alerting-target-unknown-service prometheus/prometheus.yml:")), "{alerts}");
+    let alert_checks: Vec<&str> = checks.iter().filter(|c| c["phase"] == "alerts").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(alert_checks, ["alerts"], "no alert was driven into a broken link: {alert_checks:?}");
+}
+
+#[test]
+fn live_broken_scrape_path_blocks_its_dependents() {
+    let (err, report) = check_broken("prometheus/prometheus.yml", "metrics_path: /metrics", "metrics_path: /metric", &["--skip-lint"]);
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(failed, ["prometheus.target_up.fastapi"], "one root cause, one failure:\n{err}");
@@ -61,4 +85,52 @@ async fn reachability_asks_the_app_only_for_its_metrics() {
     assert_eq!(paths, ["/metrics"]);
     assert!(results.iter().any(|r| r.name == "reachability.app" && r.verdict.is_passed()), "{results:?}");
     assert!(targets.blocked.contains_key("prometheus") && !targets.blocked.contains_key("app"), "{:?}", targets.blocked);
+}
+
+/// Prometheus (wiremock, on the recorded 2.42 `/api/v1/targets` answer) reports
+/// the app's target down with a scrape error, a new failed scrape each poll.
+/// `prometheus.target_up.fastapi` fails after `DOWN_SCRAPES` failed scrapes,
+/// not after its timeout, and every check that needs the scrape target is
+/// *not run: blocked by* it, with its message, never failed on its own.
+#[tokio::test]
+async fn a_down_scrape_target_fails_at_once_and_blocks_its_dependents() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::{any, path}};
+
+    struct DownTarget(AtomicU64);
+    impl Respond for DownTarget {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            let recorded = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/prometheus/2.42.0/targets.json")).unwrap();
+            let mut v: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+            for t in v["data"]["activeTargets"].as_array_mut().unwrap() {
+                if t["labels"]["job"] == "fastapi" {
+                    t["health"] = "down".into();
+                    t["lastError"] = "server returned HTTP status 404 Not Found".into();
+                    t["lastScrape"] = format!("2026-12-02T06:00:{:02}.000Z", n % 60).into();
+                }
+            }
+            ResponseTemplate::new(200).set_body_json(v)
+        }
+    }
+    let prom = MockServer::start().await;
+    Mock::given(path("/api/v1/targets")).respond_with(DownTarget(AtomicU64::new(0))).mount(&prom).await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": []}}))).mount(&prom).await;
+    let app = MockServer::start().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_string("ok")).mount(&app).await;
+
+    let targets = obs_harness::conformance::Targets::parse(&format!("app={},prometheus={}", app.uri(), prom.uri())).unwrap();
+    let targets = targets.with_profile(obs_harness::profile::StackProfile::for_compose_file(&obs_harness::stack::bundled_compose_file()));
+    let opts = obs_harness::conformance::SignalOptions { timeout: std::time::Duration::from_secs(60), ..Default::default() };
+    let (_, results) = obs_harness::conformance::signals(&targets, &opts).await;
+    let up = results.iter().find(|r| r.name == "prometheus.target_up.fastapi").expect("target_up ran");
+    let message = up.verdict.text();
+    assert!(up.verdict.is_failed(), "{up:?}");
+    assert!(message.contains(&format!("failed {} scrapes in a row", obs_harness::checks::prometheus::DOWN_SCRAPES)) && message.contains("404 Not Found"), "a final answer, not a timeout: {message}");
+    let failed: Vec<&str> = results.iter().filter(|r| r.verdict.is_failed() && r.name.starts_with("prometheus.")).map(|r| r.name.as_str()).collect();
+    assert_eq!(failed, ["prometheus.target_up.fastapi"], "{results:#?}");
+    for dependent in ["prometheus.requests_match_traffic", "prometheus.histogram_families", "prometheus.llm_families", "prometheus.process_metrics"] {
+        let r = results.iter().find(|r| r.name == dependent).unwrap_or_else(|| panic!("no {dependent}: {results:#?}"));
+        assert!(r.verdict.text().starts_with("blocked by `prometheus.target_up.fastapi`: ") && r.verdict.text().contains("404 Not Found"), "{dependent}: {:?}", r.verdict);
+    }
 }

@@ -75,9 +75,19 @@ pub(crate) fn list<T: std::fmt::Display>(items: &[T], n: usize) -> String {
     if s.is_empty() { "none".into() } else { s.join(", ") }
 }
 
+/// Failed scrapes (each with an error) after which a down target is a verdict.
+pub const DOWN_SCRAPES: usize = 3;
+
 /// A target of `job` reports `health: up`. The detail names its scrape URL.
+/// A target that is down with an error for [`DOWN_SCRAPES`] distinct scrapes
+/// fails at once: waiting out the timeout cannot help (a broken scrape path
+/// used to take the whole 60 s).
+
 pub async fn target_up(client: &PrometheusClient, job: &str, timeout: Duration) -> Verdict {
     let url = client.url("/api/v1/targets", &[]);
+    // Distinct failed scrapes seen per target (by their lastScrape time): after
+    // DOWN_SCRAPES of them with an error, waiting longer cannot help.
+    let failed_scrapes: std::sync::Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>> = Default::default();
     let wait = Eventually::new(format!("a target of job `{job}` with health \"up\""))
         .with_timeout(timeout)
         .until(|| async {
@@ -103,6 +113,14 @@ pub async fn target_up(client: &PrometheusClient, job: &str, timeout: Duration) 
                     .iter()
                     .map(|t| format!("{} health={} lastError={:?}", t.scrape_url, t.health, t.last_error))
                     .collect();
+                let mut failed = failed_scrapes.lock().expect("not poisoned");
+                for t in of_job.iter().filter(|t| t.health == "down" && !t.last_error.is_empty()) {
+                    failed.entry(t.scrape_url.clone()).or_default().insert(t.last_scrape.clone());
+                }
+                let all_down = of_job.iter().all(|t| failed.get(&t.scrape_url).is_some_and(|s| s.len() >= DOWN_SCRAPES));
+                if all_down {
+                    return Poll::Fatal(format!("every target of job `{job}` failed {DOWN_SCRAPES} scrapes in a row: {}", list(&seen, 5)));
+                }
                 Poll::Pending(list(&seen, 5))
             }
         })
