@@ -504,7 +504,9 @@ fn timeline_section(h: &mut String, r: &RunReport) {
     h.push_str("<section id=\"timeline-section\"><h2>Timeline</h2>\n");
     // Each phase's checks; a check without a recorded start is laid out after the previous one.
     let mut estimated = false;
-    let mut groups: Vec<(String, Option<(u64, u64)>, Vec<(&CheckResult, u64)>)> = Vec::new();
+    // (phase, its (start, ms) when recorded, its checks with their starts)
+    type Group<'a> = (String, Option<(u64, u64)>, Vec<(&'a CheckResult, u64)>);
+    let mut groups: Vec<Group> = Vec::new();
     let mut cursor = 0u64;
     let mut phase_names: Vec<&str> = r.phases.iter().map(|p| p.phase.as_str()).collect();
     for c in &r.checks {
