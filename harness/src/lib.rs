@@ -10,6 +10,7 @@
 //! - [`traffic`]: the scenario driver that records what it sent.
 //! - [`checks`]: verdicts (passed / failed / not run) built on the clients.
 //! - [`report`], [`report_html`]: report.json, junit.xml, the self-contained report.html and the CI job summary.
+//! - [`redact`]: the stack's secrets (and credential-shaped strings) redacted from every report.
 //! - [`catalogue_record`]: `catalogue record` and the live check that the metric catalogue is current.
 
 pub mod accelerate;
@@ -24,6 +25,7 @@ pub mod images;
 pub mod lint;
 pub mod model;
 pub mod profile;
+pub mod redact;
 pub mod report;
 pub mod report_html;
 pub mod run;

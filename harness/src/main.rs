@@ -262,7 +262,7 @@ fn main() -> ExitCode {
         Cmd::Lint(args) => obs_harness::lint::lint_main(args),
         Cmd::Profile { stack_dir, compose_files } => match obs_harness::lint::stack_profile(&stack_dir, &compose_files) {
             Ok(p) => {
-                println!("{}", serde_json::to_string_pretty(&p).expect("profile serialises"));
+                println!("{}", serde_json::to_string_pretty(&p.secrets.profile(&p)).expect("profile serialises"));
                 0
             }
             Err(e) => {

@@ -59,6 +59,10 @@ pub struct StackProfile {
     pub receiver: Option<String>,
     /// The override file that was applied, if any.
     pub overrides: Option<PathBuf>,
+    /// Secrets read from the stack, redacted from every report that embeds this
+    /// profile ([`crate::redact`]); never serialised.
+    #[serde(skip)]
+    pub secrets: crate::redact::Redactor,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

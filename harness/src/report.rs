@@ -107,8 +107,24 @@ impl RunReport {
         if self.failed() > 0 { 1 } else { 0 }
     }
 
-    /// Writes `report.json`, `junit.xml` and `report.html` ([`crate::report_html`]) into `dir`.
+    /// What redacts this report ([`crate::redact`]): the secrets of the stack its
+    /// profile was read from, and the credential patterns.
+    pub fn redactor(&self) -> crate::redact::Redactor {
+        self.profile.as_ref().map(|p| p.secrets.clone()).unwrap_or_default()
+    }
+
+    /// A copy with every string it writes redacted.
+    pub fn redacted(&self) -> RunReport {
+        self.redactor().run_report(self)
+    }
+
+    /// [`Self::write_plain`] of the [`Self::redacted`] copy: no secret of the stack is written.
     pub fn write(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+        self.redacted().write_plain(dir)
+    }
+
+    /// Writes `report.json`, `junit.xml` and `report.html` ([`crate::report_html`]) into `dir`.
+    fn write_plain(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir)?;
         let json = dir.join("report.json");
         let tmp = dir.join(".report.json.tmp");
@@ -118,15 +134,19 @@ impl RunReport {
         std::fs::write(&junit, self.to_junit())?;
         if let Some(g) = &self.graph {
             let g = g.coloured(&self.checks);
-            std::fs::write(dir.join("graph.mmd"), g.render(crate::model::graph::Format::Mermaid))?;
-            std::fs::write(dir.join("graph.json"), g.render(crate::model::graph::Format::Json))?;
+            std::fs::write(dir.join("graph.mmd"), self.redactor().redact(&g.render(crate::model::graph::Format::Mermaid)))?;
+            std::fs::write(dir.join("graph.json"), self.redactor().redact(&g.render(crate::model::graph::Format::Json)))?;
         }
         std::fs::write(dir.join("report.html"), crate::report_html::render(self))?;
         Ok((json, junit))
     }
 
-    /// JUnit XML: one suite per phase, one case per check; not run = skipped.
+    /// JUnit XML: one suite per phase, one case per check; not run = skipped (redacted).
     pub fn to_junit(&self) -> String {
+        self.redacted().junit_plain()
+    }
+
+    fn junit_plain(&self) -> String {
         let mut report = JUnit::new("obs-harness");
         let mut phases: Vec<&str> = Vec::new();
         for c in &self.checks {
@@ -162,8 +182,12 @@ impl RunReport {
         report.to_string().expect("JUnit serialises")
     }
 
-    /// The terminal summary: check, verdict, duration; then phase times.
+    /// The terminal summary: check, verdict, duration; then phase times (redacted).
     pub fn summary_table(&self) -> String {
+        self.redacted().summary_plain()
+    }
+
+    fn summary_plain(&self) -> String {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(10).clamp(10, 60);
         let mut out = format!("{:<w$}  {:<8}  {:>9}  detail\n", "check", "verdict", "duration", w = width);
         // Root causes first: failures, then what they blocked, then the rest in run order.
@@ -203,6 +227,10 @@ impl RunReport {
 
     /// `::error` workflow commands for failed checks and lint findings (GitHub Actions).
     pub fn github_annotations(&self, stack_dir: &Path) -> String {
+        self.redacted().annotations_plain(stack_dir)
+    }
+
+    fn annotations_plain(&self, stack_dir: &Path) -> String {
         let mut out = String::new();
         for f in &self.lint_findings {
             let level = if format!("{:?}", f.severity).eq_ignore_ascii_case("warning") { "warning" } else { "error" };

@@ -50,7 +50,13 @@ struct Ctx<'a> {
     provisioned: &'a [Datasource],
     queries: Vec<DashQuery>,
     refs: Vec<DsRef>,
+    /// Nesting of `panels` inside panels (rows); deeper than [`MAX_PANEL_DEPTH`] is not read.
+    depth: usize,
 }
+
+/// Deepest `panels` nesting [`extract`] reads (Grafana nests one level: rows): a
+/// dashboard value built deeper does not overflow the stack.
+pub const MAX_PANEL_DEPTH: usize = 32;
 
 /// All queries and literal datasource references of a dashboard.
 pub fn extract(dash: &Value, provisioned: &[Datasource]) -> (Vec<DashQuery>, Vec<DsRef>) {
@@ -59,6 +65,7 @@ pub fn extract(dash: &Value, provisioned: &[Datasource]) -> (Vec<DashQuery>, Vec
         provisioned,
         queries: Vec::new(),
         refs: Vec::new(),
+        depth: 0,
     };
     if let Some(ps) = dash.get("panels").and_then(Value::as_array) {
         for p in ps {
@@ -113,10 +120,14 @@ impl Ctx<'_> {
                 }
             }
         }
-        if let Some(ps) = p.get("panels").and_then(Value::as_array) {
+        if let Some(ps) = p.get("panels").and_then(Value::as_array)
+            && self.depth < MAX_PANEL_DEPTH
+        {
+            self.depth += 1;
             for sub in ps {
                 self.panel(sub);
             }
+            self.depth -= 1;
         }
     }
 

@@ -145,7 +145,12 @@ struct P<'a> {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     src: &'a str,
+    /// Nesting of parentheses and unary operators (bounded by [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// Deepest nesting [`check`] follows: deeper input is an error, not a stack overflow.
+pub const MAX_DEPTH: usize = 128;
 
 type R<T> = Result<T, String>;
 
@@ -245,7 +250,26 @@ impl P<'_> {
         }
     }
 
+    /// One nesting level deeper (an error past [`MAX_DEPTH`]); [`Self::leave`] undoes it.
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err(&format!("query nested more than {MAX_DEPTH} levels deep"));
+        }
+        Ok(())
+    }
+    fn leave<T>(&mut self, r: R<T>) -> R<T> {
+        self.depth -= 1;
+        r
+    }
+
     fn unary(&mut self, top: bool) -> R<()> {
+        self.enter()?;
+        let r = self.unary_inner(top);
+        self.leave(r)
+    }
+
+    fn unary_inner(&mut self, top: bool) -> R<()> {
         if self.eat_p("-") || self.eat_p("+") {
             return self.unary(false);
         }
@@ -555,7 +579,9 @@ impl P<'_> {
 
     fn filter_term(&mut self) -> R<()> {
         if self.eat_p("(") {
-            self.label_filter()?;
+            self.enter()?;
+            let r = self.label_filter();
+            self.leave(r)?;
             return self.expect_p(")");
         }
         self.ident().map_err(|_| {
@@ -723,6 +749,7 @@ pub fn check(query: &str) -> Result<(), String> {
         toks,
         pos: 0,
         src: &src,
+        depth: 0,
     };
     p.expr(true)?;
     if p.pos < p.toks.len() {
@@ -783,5 +810,15 @@ mod tests {
         ] {
             assert!(check(q).is_err(), "{q} should be rejected");
         }
+        // Nesting past MAX_DEPTH is an error, not a stack overflow (found by tests/hostile_inputs.rs).
+        for q in [
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}1", "-".repeat(100_000)),
+            format!(r#"{{a="b"}} | x="y" and {}x="y"{}"#, "(".repeat(100_000), ")".repeat(100_000)),
+        ] {
+            assert!(check(&q).unwrap_err().contains("nested more than"), "{}", &q[..20]);
+        }
+        let q = format!("{}1{}", "(".repeat(super::MAX_DEPTH - 1), ")".repeat(super::MAX_DEPTH - 1));
+        check(&q).unwrap();
     }
 }

@@ -152,6 +152,14 @@ impl LintError {
 }
 
 pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LintError> {
+    if let Some((line, col)) = flow_too_deep(text) {
+        return Err(LintError::Yaml {
+            path: path.to_owned(),
+            line,
+            col,
+            message: format!("flow collections (`[`, `{{`) nested more than {MAX_FLOW_DEPTH} levels deep"),
+        });
+    }
     serde_yaml::from_str(text).map_err(|e| {
         let (line, col) = e
             .location()
@@ -164,6 +172,85 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result
             message: e.to_string(),
         }
     })
+}
+
+/// Deepest `[`/`{` nesting [`parse_yaml`] hands to serde_yaml (whose own recursion
+/// limit is 128): libyaml's scanner is quadratic in flow depth, so 50,000 `{a: ` took
+/// 30 s to be refused (found by tests/hostile_inputs.rs).
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
+
+/// Line and column (1-based) where YAML flow collections nest deeper than
+/// [`MAX_FLOW_DEPTH`], by a linear scan: quotes, comments and block scalars are
+/// skipped, and a `[`/`{` in block context counts only where a value starts (so
+/// `expr: up{job="x"}` is a plain scalar). Anything it misreads still goes to serde_yaml.
+fn flow_too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut quote, mut block_scalar) = (0usize, None::<u8>, None::<usize>);
+    for (ln, line) in text.lines().enumerate() {
+        let b = line.as_bytes();
+        let indent = b.iter().take_while(|c| **c == b' ').count();
+        if let Some(t) = block_scalar {
+            if indent > t || line.trim().is_empty() {
+                continue;
+            }
+            block_scalar = None;
+        }
+        let mut value_start = depth > 0 || quote.is_none();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            let next = b.get(i + 1).copied();
+            if let Some(q) = quote {
+                if q == b'"' && c == b'\\' {
+                    i += 1;
+                } else if c == q && q == b'\'' && next == Some(b'\'') {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                    value_start = false;
+                }
+                i += 1;
+                continue;
+            }
+            let spaced = |n: Option<u8>| n.is_none_or(|n| n == b' ' || n == b'\t');
+            if c == b'#' && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') {
+                break;
+            }
+            if c == b' ' || c == b'\t' {
+                i += 1;
+                continue;
+            }
+            match (depth, c) {
+                (_, b'[' | b'{') if depth > 0 || value_start => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((ln + 1, line[..i].chars().count() + 1));
+                    }
+                    value_start = true;
+                }
+                (1.., b']' | b'}') => {
+                    depth -= 1;
+                    value_start = false;
+                }
+                (1.., b',') => value_start = true,
+                (_, b'"' | b'\'') if value_start => quote = Some(c),
+                (_, b':') if depth > 0 || spaced(next) => value_start = true,
+                (0, b'-' | b'?') if value_start && spaced(next) => {}
+                (_, b'&' | b'!') if value_start => {
+                    while i < b.len() && b[i] != b' ' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                (0, b'|' | b'>') if value_start => {
+                    block_scalar = Some(indent);
+                    break;
+                }
+                _ => value_start = false,
+            }
+            i += 1;
+        }
+    }
+    None
 }
 
 pub(crate) fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LintError> {
@@ -285,6 +372,8 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
     external::run(&inputs, opts.external, &mut report);
     validators::run(stack, &opts.images, opts.external, &mut report);
     report.timings.external_tools = t3.elapsed();
+    // No secret of the stack in a finding (and so in any output made from them).
+    crate::redact::Redactor::of_stack(stack).lint_report(&mut report);
     report.sort();
     Ok(report)
 }
@@ -1257,8 +1346,8 @@ pub fn lint_main(args: LintArgs) -> i32 {
         }
         Err(e) => {
             match args.format {
-                Format::Text => eprintln!("error: {e}"),
-                Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": e.to_string() })),
+                Format::Text => eprintln!("error: {}", crate::redact::patterns(&e.to_string())),
+                Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": crate::redact::patterns(&e.to_string()) })),
             }
             crate::report_html::append_step_summary_error("lint", &e.to_string());
             e.exit_code()

@@ -41,6 +41,7 @@ pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Override
     p.dashboards = st.dashboards.iter().filter_map(|d| d.doc["uid"].as_str().map(str::to_owned)).collect();
     p.dashboard_folder = st.providers.iter().flat_map(|d| d.doc.providers.iter()).find_map(|pr| pr.folder.clone()).filter(|f| !f.is_empty());
     p.alerts = alerts(st, &ov);
+    p.secrets = crate::redact::Redactor::of_stack(st);
     p.receiver = st.alertmanager.as_ref().and_then(|a| serde_yaml::from_str::<serde_yaml::Value>(&a.text).ok()).and_then(|d| d["route"]["receiver"].as_str().map(str::to_owned));
     p
 }

@@ -138,6 +138,7 @@ fn is_duration_var(name: &str) -> bool {
 /// Parses a query after variable substitution (identifier placeholders first, numbers
 /// as a fallback for variables in numeric positions).
 pub fn parse(q: &str) -> Result<Expr, String> {
+    too_deep(q)?;
     let first = substitute_vars(q, false);
     match parser::parse(&first) {
         Ok(e) => Ok(e),
@@ -151,6 +152,62 @@ pub fn parse(q: &str) -> Result<Expr, String> {
             Err(e)
         }
     }
+}
+
+/// Deepest bracket nesting [`parse`] accepts, and most operators: promql-parser
+/// recurses on nested calls (a stack overflow at ~10k `sum(`) and is quadratic in
+/// operator chains, and every walk of the tree (and its drop) recurses.
+pub const MAX_NESTING: usize = 64;
+pub const MAX_OPERATORS: usize = 256;
+
+/// `Err` when `q` nests brackets deeper than [`MAX_NESTING`] or has more than
+/// [`MAX_OPERATORS`] operators (counted outside quotes and `{...}` matchers; an
+/// over-count is harmless, real queries are far below both).
+fn too_deep(q: &str) -> Result<(), String> {
+    let (mut depth, mut braces, mut ops) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut chars = q.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if let Some(qc) = quote {
+            if c == '\\' && qc != '`' {
+                chars.next();
+            } else if c == qc {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                braces += usize::from(c == '{');
+                if depth > MAX_NESTING {
+                    return Err(format!("query nested more than {MAX_NESTING} levels deep (at offset {i})"));
+                }
+            }
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if c == '}' {
+                    braces = braces.saturating_sub(1);
+                }
+            }
+            '+' | '-' | '*' | '/' | '%' | '^' | '<' | '>' | '=' | '!' if braces == 0 => ops += 1,
+            c if braces == 0 && (c.is_ascii_alphabetic() || c == '_') => {
+                let w: String = q[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if matches!(w.as_str(), "and" | "or" | "unless") {
+                    ops += 1;
+                }
+                for _ in 1..w.chars().count() {
+                    chars.next();
+                }
+            }
+            _ => {}
+        }
+        if ops > MAX_OPERATORS {
+            return Err(format!("query has more than {MAX_OPERATORS} operators (at offset {i})"));
+        }
+    }
+    Ok(())
 }
 
 /// Grafana template-variable query forms: `label_values(expr, label)` -> `expr`,
@@ -794,6 +851,27 @@ fn join(s: &BTreeSet<String>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Found by tests/hostile_inputs.rs: 10k nested `sum(` overflowed the stack in
+    /// promql-parser, and 10k `+1` took seconds (quadratic); both are errors now.
+    #[test]
+    fn deep_or_long_queries_are_errors() {
+        use super::parse;
+        for q in [
+            format!("{}up{}", "sum(".repeat(10_000), ")".repeat(10_000)),
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}1", "-".repeat(100_000)),
+            format!("1{}", "+1".repeat(100_000)),
+            format!("up{}", " and up".repeat(10_000)),
+        ] {
+            let t = std::time::Instant::now();
+            let e = parse(&q).unwrap_err();
+            assert!(e.contains("nested more than") || e.contains("operators"), "{e}");
+            assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        }
+        parse(&format!("{}up{}", "sum(".repeat(super::MAX_NESTING), ")".repeat(super::MAX_NESTING))).unwrap();
+        parse(r#"sum by (handler) (rate(http_requests_total{status=~"5..", handler!="/x"}[5m])) / sum by (handler) (rate(http_requests_total[5m])) > 0.05 and on() vector(1) or up == 0"#).unwrap();
+    }
+
     use super::*;
 
     fn cat() -> Catalogue {

@@ -132,6 +132,7 @@ impl Report {
             }
             out.push('\n');
         }
+        let mut out = crate::redact::patterns(&out);
         for s in &self.skipped {
             out.push_str(&format!(
                 "skipped {}: {} (hint: {})\n",
@@ -153,9 +154,9 @@ impl Report {
         )
     }
 
-    /// The whole report as pretty JSON.
+    /// The whole report as pretty JSON (credential patterns redacted, see [`crate::redact`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serialises")
+        crate::redact::patterns(&serde_json::to_string_pretty(self).expect("report serialises"))
     }
 }
 

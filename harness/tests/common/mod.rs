@@ -17,3 +17,63 @@ pub fn copy_dir(from: &Path, to: &Path) {
         if e.path().is_dir() { copy_dir(&e.path(), &dst) } else { std::fs::copy(e.path(), &dst).map(|_| ()).unwrap() }
     }
 }
+
+/// One secret of each kind the reports must never show, planted by [`plant_secrets`].
+pub const PLANTED_SECRETS: &[(&str, &str)] = &[
+    ("GF_SECURITY_ADMIN_PASSWORD", "Gf-Admin-Pw-7d1e"),
+    ("env *_API_KEY", "sk-plant-ApiKey-0042"),
+    ("env *_SECRET", "Sess-Secret-5e5e"),
+    ("env *_TOKEN", "ghp-Token-a1b2c3"),
+    ("secureJsonData.basicAuthPassword", "Ds-Basic-Pw-55aa"),
+    ("secureJsonData Authorization header", "Ds-Hdr-Bearer-1234"),
+    ("datasource URL with credentials", "Url-Cred-Pw-9f3b"),
+    ("prometheus basic_auth.password", "Prom-Basic-Pw-31c4"),
+    ("prometheus bearer_token", "Prom-Bearer-e8a7c2d1"),
+    ("collector Authorization: Bearer header", "Otlp-Hdr-Tok-77bb12"),
+];
+
+/// Plants [`PLANTED_SECRETS`] in a copy of the bundled stack at `dir` (the Loki
+/// tenant stays `docker`, from `secureJsonData` under `X-Scope-OrgID`), and a
+/// dashboard panel whose queries name each secret as a job, so lint findings carry them.
+pub fn plant_secrets(dir: &Path) {
+    let s = |k: &str| PLANTED_SECRETS.iter().find(|(w, _)| *w == k).unwrap().1;
+    let edit = |rel: &str, f: &dyn Fn(String) -> String| {
+        let p = dir.join(rel);
+        let t = std::fs::read_to_string(&p).unwrap();
+        let n = f(t.clone());
+        assert_ne!(t, n, "{rel}: nothing planted");
+        std::fs::write(p, n).unwrap();
+    };
+    edit("docker-compose.yml", &|t| {
+        t.replacen(
+            "      - GF_AUTH_ANONYMOUS_ENABLED=true\n",
+            &format!("      - GF_AUTH_ANONYMOUS_ENABLED=true\n      - GF_SECURITY_ADMIN_PASSWORD={}\n      - APP_API_KEY={}\n      - SESSION_SECRET={}\n      - GH_TOKEN={}\n", s("GF_SECURITY_ADMIN_PASSWORD"), s("env *_API_KEY"), s("env *_SECRET"), s("env *_TOKEN")),
+            1,
+        )
+    });
+    edit("grafana/provisioning/datasources/datasources.yml", &|t| {
+        let t = t.replacen(
+            "    isDefault: true\n    jsonData:\n",
+            &format!("    isDefault: true\n    basicAuth: true\n    basicAuthUser: grafana\n    secureJsonData:\n      basicAuthPassword: {}\n      httpHeaderValue1: Bearer {}\n    jsonData:\n      httpHeaderName1: Authorization\n", s("secureJsonData.basicAuthPassword"), s("secureJsonData Authorization header")),
+            1,
+        );
+        format!("{t}\n  - name: Extra\n    type: prometheus\n    uid: extra\n    access: proxy\n    url: http://scraper:{}@nosuchhost:9090\n", s("datasource URL with credentials"))
+    });
+    edit("prometheus/prometheus.yml", &|t| {
+        t.replacen("    metrics_path: /metrics\n", &format!("    metrics_path: /metrics\n    basic_auth:\n      username: prom\n      password: {}\n", s("prometheus basic_auth.password")), 1)
+            .replacen("  - job_name: otel-collector\n", &format!("  - job_name: otel-collector\n    bearer_token: {}\n", s("prometheus bearer_token")), 1)
+    });
+    edit("otel-collector/config.yaml", &|t| {
+        t.replacen("    endpoint: jaeger:4317\n", &format!("    endpoint: jaeger:4317\n    headers:\n      Authorization: \"Bearer {}\"\n", s("collector Authorization: Bearer header")), 1)
+    });
+    edit("grafana/dashboards/fastapi-overview.json", &|t| {
+        let mut d: serde_json::Value = serde_json::from_str(&t).unwrap();
+        let targets: Vec<serde_json::Value> = PLANTED_SECRETS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| serde_json::json!({"refId": format!("S{i}"), "expr": format!("up{{job=\"{v}\"}}")}))
+            .collect();
+        d["panels"].as_array_mut().unwrap().push(serde_json::json!({"type": "timeseries", "title": "planted", "datasource": {"type": "prometheus", "uid": "prometheus"}, "targets": targets}));
+        serde_json::to_string_pretty(&d).unwrap()
+    });
+}
