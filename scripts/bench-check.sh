@@ -6,10 +6,16 @@
 #
 #   scripts/bench-check.sh [RUNS]      (default 3; needs Docker, Debian's
 #                                       prometheus + prometheus-alertmanager)
-#   BROKEN=1 scripts/bench-check.sh [RUNS]
-#       the same on a copy of the stack with one broken line
-#       (`metrics_path: /metric`: the app's scrape target is down); each run
-#       must exit 1, and the figures are its time to the failing verdict.
+#   BROKEN=CASE scripts/bench-check.sh [RUNS]
+#       the same on a copy of the stack with one broken line; each run must
+#       exit 1, and the figures are its time to the first failure and to the
+#       failing verdict, with the root cause and what it blocked. CASE:
+#         scrape (or 1)      `metrics_path: /metric`: the app's scrape target is down
+#         alertmanager-port  Prometheus notifies alertmanager:9095 (nobody listens)
+#         promtail-nothing   Promtail selects no container (needs Loki and Promtail
+#                            images: pass them in EXTRA, e.g.
+#                            EXTRA="--services app,prometheus,alertmanager,loki,promtail
+#                                   --image loki=… --image promtail=…")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
@@ -21,13 +27,18 @@ stack=stack want=0
 if [ -n "${BROKEN:-}" ]; then
   stack="$out/broken-stack"; want=1
   cp -r stack "$stack"
-  sed -i 's#metrics_path: /metrics#metrics_path: /metric#' "$stack/prometheus/prometheus.yml"
+  case "$BROKEN" in
+    1|scrape) sed -i 's#metrics_path: /metrics#metrics_path: /metric#' "$stack/prometheus/prometheus.yml" ;;
+    alertmanager-port) sed -i 's#"alertmanager:9093"#"alertmanager:9095"#' "$stack/prometheus/prometheus.yml" ;;
+    promtail-nothing) sed -i 's#values: \["logging=promtail"\]#values: ["logging=nobody"]#' "$stack/promtail/config.yaml" ;;
+    *) echo "unknown BROKEN case $BROKEN (scrape, alertmanager-port, promtail-nothing)" >&2; exit 2 ;;
+  esac
 fi
 for i in $(seq 1 "$runs"); do
   echo "run $i/$runs" >&2
   code=0
   /usr/bin/time -f '%M' -o "$out/rss-$i.txt" \
-    target/release/obs-harness check --stack "$stack" --images airgapped --accelerated --report-dir "$out/run-$i" \
+    target/release/obs-harness check --stack "$stack" --images airgapped --accelerated ${EXTRA:-} --report-dir "$out/run-$i" \
     >"$out/run-$i.log" 2>&1 || code=$?
   [ "$code" = "$want" ] || { echo "run $i exited $code (want $want); see $out/run-$i.log" >&2; tail -n 30 "$out/run-$i.log" >&2; exit 1; }
 done
@@ -54,6 +65,14 @@ print("alert path, cause to webhook, ratio to floor (target <= 1.5):")
 for name, v in ratios.items():
     print(f"  {name:<24} min {min(v):.2f}  median {statistics.median(v):.2f}  max {max(v):.2f}")
 print(f"harness peak RSS: max {max(rss):.0f} MiB (target < 100 MiB)")
+firsts = []
+for i in range(1, runs + 1):
+    r = json.load(open(f"{out}/run-{i}/report.json"))
+    ends = [c.get("started_ms", 0) + c["duration_ms"] for c in r["checks"] if c["verdict"] == "failed" and c.get("started_ms") is not None]
+    if ends:
+        firsts.append(min(ends) / 1000)
+if firsts:
+    print(f"time to the first failure: min {min(firsts):.1f}  median {statistics.median(firsts):.1f}  max {max(firsts):.1f} s")
 for i in range(1, runs + 1):
     r = json.load(open(f"{out}/run-{i}/report.json"))
     failed = [c["name"] for c in r["checks"] if c["verdict"] == "failed"]

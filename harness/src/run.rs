@@ -72,6 +72,26 @@ fn progress(line: &str) -> Progress {
     Progress::start(line)
 }
 
+/// Appends to each failed check what Docker says of every service of the run
+/// that is no longer running normally (killed, exited, paused), with its last
+/// log lines: a backend that died mid-phase is named, not just "refused".
+async fn with_troubles(stack: Option<&Stack>, results: &mut [CheckResult]) {
+    let Some(s) = stack else { return };
+    if !results.iter().any(|r| r.verdict.is_failed()) {
+        return;
+    }
+    let troubles = s.troubles().await;
+    if troubles.is_empty() {
+        return;
+    }
+    let note: Vec<String> = troubles.into_iter().map(|(_, t)| t).collect();
+    for r in results.iter_mut() {
+        if let Verdict::Failed { message } = &mut r.verdict {
+            message.push_str(&format!("\n(the stack now: {})", note.join("\n")));
+        }
+    }
+}
+
 fn print_results(results: &[CheckResult]) {
     for r in results {
         let v = match &r.verdict {
@@ -200,6 +220,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let timeout = if opts.acceleration > 1 { Duration::from_secs(60) } else { Duration::from_secs(120) };
     let (record, mut results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
     p.done();
+    with_troubles(stack.as_ref(), &mut results).await;
     print_results(&results);
     targets.block_from(&results);
     // After the traffic: the catalogue lint used (same lookup) against what the app exposes now.
@@ -215,7 +236,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let p = progress("dashboards: every panel query returns data");
     let t = Instant::now();
     let window = Duration::from_secs(300);
-    let results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
+    let mut results = match crate::dashboards::ExpandOptions::for_stack(&opts.stack_dir, opts.acceleration, window)
         .map(|o| o.with_app_job(targets.profile.job().unwrap_or_default()))
         .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
     {
@@ -238,6 +259,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         Err(e) => vec![CheckResult::new("dashboards", "dashboards.inventory", Verdict::Failed { message: e.to_string() }, t.elapsed())],
     };
     p.done();
+    with_troubles(stack.as_ref(), &mut results).await;
     print_results(&results);
     report.add_phase("dashboards", t.elapsed(), results);
     write(&report);
@@ -276,6 +298,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         ruler_results.extend(results.iter().filter(|r| r.phase == "ruler").cloned());
         results.retain(|r| r.phase != "ruler");
         ruler_took = ruler_took.max(took);
+        with_troubles(stack.as_ref(), &mut results).await;
         print_results(&results);
         report.add_phase("alerts", took, results);
     }
@@ -293,6 +316,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         ruler_took += t.elapsed();
     }
     p.done();
+    with_troubles(stack.as_ref(), &mut ruler_results).await;
     print_results(&ruler_results);
     report.add_phase("ruler", ruler_took, ruler_results);
 

@@ -294,7 +294,39 @@ pub async fn container_logs(docker: &Docker, id: &str, n: usize) -> String {
     out
 }
 
+/// A service's container as Docker sees it now, for failure messages:
+/// `container `prometheus`: exited (exit code 137, OOM false); last 10 log lines: …`,
+/// `… paused …`; `None` when it is running normally.
+pub async fn container_trouble(docker: &Docker, service: &str, state: &ServiceState) -> Option<String> {
+    let inspect = docker.inspect_container(&state.container_id, None::<bollard::query_parameters::InspectContainerOptions>).await;
+    let what = match inspect {
+        Err(e) => format!("container `{service}` ({}) is gone: {e}", state.container_name),
+        Ok(c) => {
+            let st = c.state.unwrap_or_default();
+            let status = st.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
+            if st.running == Some(true) && st.paused != Some(true) {
+                return None;
+            }
+            format!("container `{service}` ({}) is {status} (exit code {}, OOM killed {})", state.container_name, st.exit_code.unwrap_or_default(), st.oom_killed.unwrap_or_default())
+        }
+    };
+    let logs = container_logs(docker, &state.container_id, 10).await;
+    Some(format!("{what}; its last log lines:\n{}", logs.trim_end()))
+}
+
 impl Stack {
+    /// For each service of the run whose container is not running normally
+    /// (stopped, killed, paused, removed): what Docker says and its last log lines.
+    pub async fn troubles(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, st) in &self.state.services {
+            if let Some(t) = container_trouble(&self.docker, name, st).await {
+                out.push((name.clone(), t));
+            }
+        }
+        out
+    }
+
     /// Starts the selected services and waits until each is ready.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
         let mut project = ComposeProject::load(&options.compose_file)?;

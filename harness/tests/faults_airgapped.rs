@@ -1,0 +1,86 @@
+//! Faults injected during a live run (air-gapped set, accelerated): the run
+//! must finish, name the service and what Docker says of it (state, exit
+//! code, last log lines), write its reports, remove everything it started
+//! and exit 1.
+//!
+//! Each test runs the `obs-harness check` binary on the bundled stack, reads
+//! its progress lines (`==> <phase>: …`) and, when the phase under test
+//! starts, acts on the run's own container (found by the labels
+//! `obs-harness.owner=<the child's owner id>` and `obs-harness.service`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use obs_harness::stack::cleanup::{LABEL_OWNER, LABEL_SERVICE, owner_id};
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().expect("docker CLI");
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// Runs `check`, calling `fault(owner)` once when a progress line starts with `at`.
+/// Returns (exit code, stderr, report.json, the report dir).
+fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
+        .args(["check", "--images", "airgapped", "--accelerated", "--skip-lint", "--report-dir"])
+        .arg(reports.path())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("OBS_STACK_STATE")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let owner = owner_id(child.id()).expect("the child's owner id");
+    let mut err = String::new();
+    let mut done = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !done && line.starts_with(at) {
+            fault(&owner);
+            done = true;
+        }
+        err.push_str(&line);
+        err.push('\n');
+    }
+    let code = child.wait().unwrap().code();
+    assert!(done, "the run never reached {at:?}:\n{err}");
+    let report = serde_json::from_str(&std::fs::read_to_string(reports.path().join("report.json")).unwrap()).unwrap();
+    let left = docker(&["ps", "-aq", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
+    assert!(left.is_empty(), "containers of the run left behind: {left}");
+    let nets = docker(&["network", "ls", "-q", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
+    assert!(nets.is_empty(), "networks of the run left behind: {nets}");
+    (code, err, report, reports)
+}
+
+fn container_of(owner: &str, service: &str) -> String {
+    let id = docker(&["ps", "-q", "--filter", &format!("label={LABEL_OWNER}={owner}"), "--filter", &format!("label={LABEL_SERVICE}={service}")]);
+    assert!(!id.is_empty(), "no running container of `{service}` for owner {owner}");
+    id
+}
+
+/// Prometheus is killed as the signals phase starts: its checks fail (or are
+/// blocked by the one that failed), each failure names the container as
+/// exited with its exit code and last log lines, and the run ends with both
+/// reports written and nothing left.
+#[test]
+fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
+    let (code, err, report, dir) = run_with_fault("==> signals", |owner| {
+        let id = container_of(owner, "prometheus");
+        docker(&["kill", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(report["complete"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
+    assert!(!failed.is_empty(), "{err}");
+    let prom_failures: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).filter(|n| n.contains("prometheus")).collect();
+    assert!(!prom_failures.is_empty(), "no Prometheus check failed: {failed:?}");
+    for c in &failed {
+        let m = c["message"].as_str().unwrap_or_default();
+        assert!(m.contains("container `prometheus`") && m.contains("is exited (exit code 137"), "{}: {m}", c["name"]);
+        assert!(m.contains("its last log lines:"), "{m}");
+    }
+    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
+}
