@@ -867,7 +867,8 @@ pub fn step_summary(r: &RunReport, what: &str, report_dir: Option<&Path>) -> Str
 /// Appends [`step_summary`] to `$GITHUB_STEP_SUMMARY` when it is set (GitHub Actions); else does nothing.
 pub fn append_step_summary(r: &RunReport, what: &str, report_dir: Option<&Path>) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else { return };
-    let text = step_summary(r, what, report_dir);
+    // Redacted like every other output: no secret of the stack reaches the job summary.
+    let text = step_summary(&r.redacted(), what, report_dir);
     let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
     if let Err(e) = written {
         eprintln!("obs-harness: cannot append the job summary to {}: {e}", Path::new(&path).display());
