@@ -98,31 +98,161 @@ impl BinaryImage {
     pub async fn build(&self) -> Result<String, ImageError> {
         let reference = self.reference()?;
         let (name, tag) = reference.split_once(':').ok_or_else(|| ImageError::BadReference(reference.clone()))?;
-        // Already built from the same inputs: skip even assembling the build context
-        // (it holds the binaries in memory).
+        // Already built from the same inputs (and labelled): skip even assembling
+        // the build context (it holds the binaries in memory). An image of the same
+        // tag built before images were labelled is rebuilt, and its old copy removed.
+        let mut unlabelled = None;
         if let Ok(docker) = bollard::Docker::connect_with_local_defaults() {
-            if docker.inspect_image(&reference).await.is_ok() {
-                return Ok(reference);
+            if let Ok(existing) = docker.inspect_image(&reference).await {
+                let labelled = existing.config.and_then(|c| c.labels).is_some_and(|l| l.get(crate::stack::cleanup::LABEL).is_some_and(|v| v == "1"));
+                if labelled {
+                    return Ok(reference);
+                }
+                unlabelled = existing.id;
             }
         }
-        let tmp = tempfile::tempdir().map_err(|source| ImageError::Io { path: std::env::temp_dir(), source })?;
+        let tmp = crate::stack::cleanup::TempDir::new("build").map_err(|source| ImageError::Io { path: std::env::temp_dir(), source })?;
         let sticky = tmp.path().join("tmp");
         std::fs::create_dir(&sticky).map_err(|source| ImageError::Io { path: sticky.clone(), source })?;
         set_mode(&sticky, 0o1777)?;
         let entrypoint = serde_json::to_string(&self.entrypoint).expect("strings serialise");
         let mut build = GenericBuildableImage::new(name, tag)
-            .with_dockerfile_string(format!("FROM scratch\nCOPY rootfs/ /\nENTRYPOINT {entrypoint}\n"))
+            .with_dockerfile_string(format!("FROM scratch\nCOPY rootfs/ /\nLABEL {}=1\nENTRYPOINT {entrypoint}\n", crate::stack::cleanup::LABEL))
             .with_file(sticky, "rootfs/tmp");
         for (dest, host) in &self.files {
             build = build.with_file(host.clone(), format!("rootfs/{}", dest.trim_start_matches('/')));
         }
         let built = build
-            .build_image_with(BuildImageOptions::new().with_skip_if_exists(true))
+            .build_image_with(BuildImageOptions::new().with_skip_if_exists(unlabelled.is_none()))
             .await
             .map_err(|source| ImageError::Build { image: reference.clone(), source })?;
         remove_superseded(name, tag).await;
+        if let (Some(old), Ok(docker)) = (unlabelled, bollard::Docker::connect_with_local_defaults()) {
+            let _ = docker.remove_image(&old, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+        }
         Ok(format!("{}:{}", built.name(), built.tag()))
     }
+}
+
+/// What [`prune`] removed and kept.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Pruned {
+    /// `repo:tag` (or the id of an untagged image) of each image removed.
+    pub images: Vec<String>,
+    /// The removed images' sizes, summed (their layers are their own: `FROM scratch`).
+    pub image_bytes: u64,
+    /// Harness images kept because a container (e.g. the shared stack's) uses them.
+    pub in_use: Vec<String>,
+    /// Harness images kept because the current inputs produce them (without `--all`).
+    pub current: Vec<String>,
+    pub build_cache_records: usize,
+    pub build_cache_bytes: u64,
+}
+
+impl Pruned {
+    pub fn freed_bytes(&self) -> u64 {
+        self.image_bytes + self.build_cache_bytes
+    }
+
+    /// The lines `obs-harness images prune` prints.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("removed {} image(s), {}\n", self.images.len(), human_bytes(self.image_bytes)));
+        for i in &self.images {
+            out.push_str(&format!("  {i}\n"));
+        }
+        if !self.in_use.is_empty() {
+            out.push_str(&format!("kept {} image(s) a container uses: {}\n", self.in_use.len(), self.in_use.join(", ")));
+        }
+        if !self.current.is_empty() {
+            out.push_str(&format!("kept {} current image(s) (--all removes them too): {}\n", self.current.len(), self.current.join(", ")));
+        }
+        out.push_str(&format!("build cache: removed {} record(s), {}\n", self.build_cache_records, human_bytes(self.build_cache_bytes)));
+        out.push_str(&format!("freed {} ({} bytes)\n", human_bytes(self.freed_bytes()), self.freed_bytes()));
+        out
+    }
+}
+
+/// `1.2 GB`, `340.0 MB`, `12 B` (decimal units, as Docker prints them).
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// The images the current inputs produce (what the next run would use).
+pub fn current_references() -> Vec<String> {
+    let mut out: Vec<String> = AIRGAPPED_KINDS.iter().filter_map(|k| airgapped_image(*k).ok()).filter_map(|i| i.reference().ok()).collect();
+    out.extend(harness_image().ok().and_then(|i| i.reference().ok()));
+    out
+}
+
+/// `obs-harness images prune`: removes the harness's images (labelled
+/// `obs-harness=1`, or in an `obs-harness/` repository: older unlabelled
+/// builds) that no container uses: by default those the current inputs no
+/// longer produce (superseded tags, dangling layers), with `all` every one.
+/// Then, unless `keep_build_cache`, the daemon's dangling build cache, as
+/// `docker builder prune` (with `all`: every unused record, as `docker builder
+/// prune --all`). BuildKit cache records carry no labels, so this is the
+/// daemon's, not only the harness's; each harness build leaves two records of
+/// its image's size (the uploaded context and its COPY), the cause of an
+/// 18 GB build cache. Images a container uses (the running shared stack's)
+/// are never removed.
+/// With `only`, just the images with a repository starting with it.
+pub async fn prune(all: bool, keep_build_cache: bool, only: Option<&str>) -> Result<Pruned, bollard::errors::Error> {
+    use bollard::query_parameters::{ListContainersOptions, ListImagesOptions, PruneBuildOptions, RemoveImageOptions};
+    let docker = bollard::Docker::connect_with_local_defaults()?;
+    let mut pruned = Pruned::default();
+    let in_use: std::collections::BTreeSet<String> = docker
+        .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
+        .await?
+        .into_iter()
+        .filter_map(|c| c.image_id)
+        .collect();
+    let current: Vec<String> = if all { Vec::new() } else { current_references() };
+    let label = std::collections::HashMap::from([("label".to_owned(), vec![format!("{}=1", crate::stack::cleanup::LABEL)])]);
+    let mut images = docker.list_images(Some(ListImagesOptions { filters: Some(label), ..Default::default() })).await?;
+    for i in docker.list_images(None::<ListImagesOptions>).await? {
+        if i.repo_tags.iter().any(|t| t.starts_with("obs-harness/")) && !images.iter().any(|x| x.id == i.id) {
+            images.push(i);
+        }
+    }
+    if let Some(prefix) = only {
+        images.retain(|i| i.repo_tags.iter().any(|t| t.starts_with(prefix)));
+    }
+    for i in images {
+        let name = i.repo_tags.iter().find(|t| *t != "<none>:<none>").cloned().unwrap_or_else(|| i.id.clone());
+        if in_use.contains(&i.id) {
+            pruned.in_use.push(name);
+            continue;
+        }
+        if i.repo_tags.iter().any(|t| current.contains(t)) {
+            pruned.current.push(name);
+            continue;
+        }
+        let opts = RemoveImageOptions { force: true, noprune: false, ..Default::default() };
+        if docker.remove_image(&i.id, Some(opts), None).await.is_ok() {
+            pruned.image_bytes += i.size.max(0) as u64;
+            pruned.images.push(name);
+        }
+    }
+    if !keep_build_cache {
+        let r = docker.prune_build(Some(PruneBuildOptions { all: Some(all), ..Default::default() })).await?;
+        pruned.build_cache_records = r.caches_deleted.map(|c| c.len()).unwrap_or_default();
+        pruned.build_cache_bytes = r.space_reclaimed.unwrap_or_default().max(0) as u64;
+    }
+    Ok(pruned)
 }
 
 /// Removes the older tags of `name` (built from inputs that have since

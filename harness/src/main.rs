@@ -254,6 +254,24 @@ enum ImagesCmd {
     ///
     /// Example: obs-harness images build
     Build,
+    /// Remove the harness's images no container uses: superseded tags (built
+    /// from inputs that have since changed) and dangling layers, then the
+    /// daemon's dangling build cache. Prints what it freed.
+    ///
+    /// Examples:
+    ///   obs-harness images prune                     # keep the images the current inputs produce
+    ///   obs-harness images prune --all               # every unused harness image, all unused build cache
+    Prune {
+        /// Also the current images (rebuilt on the next run) and every unused build cache record.
+        #[arg(long)]
+        all: bool,
+        /// Leave the build cache alone (it is the daemon's: its records carry no labels).
+        #[arg(long)]
+        keep_build_cache: bool,
+        /// Only images whose repository starts with this (e.g. obs-harness/prometheus).
+        #[arg(long, value_name = "PREFIX")]
+        only: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -296,6 +314,16 @@ fn main() -> ExitCode {
         })),
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
+        Cmd::Images(ImagesCmd::Prune { all, keep_build_cache, only }) => match runtime().block_on(images::prune(all, keep_build_cache, only.as_deref())) {
+            Ok(p) => {
+                print!("{}", p.summary());
+                0
+            }
+            Err(e) => {
+                eprintln!("obs-harness: images prune: {e} (hint: is Docker running? `docker info`)");
+                2
+            }
+        },
         Cmd::Catalogue(c) => runtime().block_on(obs_harness::catalogue_record::run(c)),
         Cmd::WebhookSink { listen } => match runtime().block_on(obs_harness::webhook::serve(listen)) {
             Ok(()) => 0,
@@ -305,6 +333,9 @@ fn main() -> ExitCode {
             }
         },
     };
+    // Interrupted: the signal handler writes the report, removes the run and
+    // exits with 128 + signal; do not return an exit code before it has.
+    cleanup::wait_for_signal_exit();
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 

@@ -12,6 +12,27 @@ use serde::Serialize;
 use crate::checks::{CheckResult, Verdict};
 use crate::lint;
 
+/// The report last written with [`RunReport::write_tracked`], and where.
+fn last_written() -> &'static std::sync::Mutex<Option<(RunReport, PathBuf)>> {
+    static LAST: std::sync::OnceLock<std::sync::Mutex<Option<(RunReport, PathBuf)>>> = std::sync::OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
+/// The signal handler's report: the last one written, `complete: false`,
+/// `interrupted: <phase>` (a run that had completed is left as it is).
+fn write_interrupted(sig: i32, phase: &str) {
+    let mut last = last_written().lock().unwrap_or_else(|p| p.into_inner());
+    let Some((report, dir)) = last.as_mut() else { return };
+    if report.complete {
+        return;
+    }
+    report.interrupted = Some(if phase.is_empty() { "setup".into() } else { phase.to_owned() });
+    match report.write(dir) {
+        Ok(_) => eprintln!("obs-harness: signal {sig} in phase {phase}: report written to {} (complete: false)", dir.display()),
+        Err(e) => eprintln!("obs-harness: signal {sig}: cannot write the report to {}: {e}", dir.display()),
+    }
+}
+
 /// One phase's wall-clock time.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTime {
@@ -54,6 +75,10 @@ pub struct RunReport {
     pub checks: Vec<CheckResult>,
     /// `true` once the run ended normally (a report written mid-run says `false`).
     pub complete: bool,
+    /// The phase a signal (SIGINT, SIGTERM, SIGHUP) stopped the run in; the
+    /// report is then rewritten with `complete: false` before the teardown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lint_findings: Vec<lint::Finding>,
     /// What the checks expected, as read from the stack (`obs-harness profile`).
@@ -79,6 +104,7 @@ impl RunReport {
             phases: Vec::new(),
             checks: Vec::new(),
             complete: false,
+            interrupted: None,
             lint_findings: Vec::new(),
             profile: None,
             graph: None,
@@ -116,6 +142,27 @@ impl RunReport {
     /// A copy with every string it writes redacted.
     pub fn redacted(&self) -> RunReport {
         self.redactor().run_report(self)
+    }
+
+    /// [`Self::write`], remembered: on SIGINT/SIGTERM/SIGHUP the signal handler
+    /// rewrites the last report so written with `complete: false` and
+    /// `interrupted: <phase>` (the phase of [`crate::stack::cleanup::set_phase`])
+    /// before it tears the stack down. After a signal it writes nothing and
+    /// blocks until the handler exits the process: the run goes no further.
+    pub fn write_tracked(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+        static HOOKED: std::sync::Once = std::sync::Once::new();
+        HOOKED.call_once(|| crate::stack::cleanup::on_signal(|sig, phase| write_interrupted(sig, phase)));
+        // After a signal the run goes no further than this: the handler exits the process.
+        crate::stack::cleanup::wait_for_signal_exit();
+        let mut last = last_written().lock().unwrap_or_else(|p| p.into_inner());
+        if crate::stack::cleanup::shutting_down() {
+            drop(last);
+            crate::stack::cleanup::wait_for_signal_exit();
+            return Ok((dir.join("report.json"), dir.join("junit.xml")));
+        }
+        let written = self.write(dir)?;
+        *last = Some((self.clone(), dir.to_owned()));
+        Ok(written)
     }
 
     /// [`Self::write_plain`] of the [`Self::redacted`] copy: no secret of the stack is written.

@@ -49,6 +49,8 @@ struct Progress(indicatif::ProgressBar);
 
 impl Progress {
     fn start(line: &str) -> Self {
+        // The phase a signal would stop the run in: `lint`, `start`, …, `alerts` (with the ruler beside it).
+        crate::stack::cleanup::set_phase(line.split([':', ' ']).next().unwrap_or(line));
         let bar = indicatif::ProgressBar::new_spinner();
         if bar.is_hidden() {
             eprintln!("==> {line}");
@@ -113,7 +115,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let timing = if opts.acceleration > 1 { format!("accelerated x{}", opts.acceleration) } else { "faithful".into() };
     let mut report = RunReport::new(subject, timing);
     let write = |r: &RunReport| {
-        if let Err(e) = r.write(&opts.report_dir) {
+        if let Err(e) = r.write_tracked(&opts.report_dir) {
             eprintln!("obs-harness: cannot write the report to {}: {e}", opts.report_dir.display());
         }
     };

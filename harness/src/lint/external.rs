@@ -145,7 +145,7 @@ fn check_config(pt: &Path, rel: &str, host: &Path, rule_globs: &[String], report
             .collect();
         m.insert("rule_files".into(), serde_yaml::Value::Sequence(rf));
     }
-    let dir = match tempfile::tempdir() {
+    let dir = match crate::stack::cleanup::TempDir::new("promtool") {
         Ok(d) => d,
         Err(e) => {
             push(

@@ -150,6 +150,9 @@ pub async fn status(docker: &Docker) -> Result<String, bollard::errors::Error> {
 
 /// Removes harness resources whose owner process is gone (runs that were killed).
 pub async fn reap_orphans(docker: &Docker) -> Result<Removed, bollard::errors::Error> {
+    for p in reap_temp_dirs() {
+        eprintln!("obs-harness: removed the temporary directory of a killed run: {}", p.display());
+    }
     remove_where(docker, format!("{LABEL}=1"), |labels| {
         labels.get(LABEL_OWNER).is_none_or(|owner| !owner_alive(owner))
     })
@@ -163,12 +166,119 @@ pub fn shutting_down() -> bool {
     SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// After a signal, blocking: lets the handler finish (it exits the process
+/// with 128 + signal) instead of returning an exit code before it has;
+/// returns at once when no signal came.
+pub fn wait_for_signal_exit() {
+    if shutting_down() {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
 /// After a signal: lets the handler finish its removal passes (it exits the
 /// process); returns only if it has not done so within 30 s.
 pub async fn await_signal_exit() {
     if shutting_down() {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
+}
+
+/// The phase the process is in (`lint`, `start`, `signals`, …), for the
+/// report written when a signal interrupts it.
+fn phase_cell() -> &'static Mutex<String> {
+    static PHASE: OnceLock<Mutex<String>> = OnceLock::new();
+    PHASE.get_or_init(Default::default)
+}
+
+pub fn set_phase(phase: &str) {
+    if let Ok(mut p) = phase_cell().lock() {
+        *p = phase.to_owned();
+    }
+}
+
+/// The phase last set with [`set_phase`] (empty before any).
+pub fn phase() -> String {
+    phase_cell().lock().map(|p| p.clone()).unwrap_or_default()
+}
+
+type Hook = Box<dyn Fn(i32, &str) + Send + Sync>;
+
+/// What the signal handler does first, before removing anything: e.g. write
+/// the run's report with `complete: false` and the phase it stopped in.
+fn hooks() -> &'static Mutex<Vec<Hook>> {
+    static HOOKS: OnceLock<Mutex<Vec<Hook>>> = OnceLock::new();
+    HOOKS.get_or_init(Default::default)
+}
+
+/// Registers `f(signal, phase)`, called once by the signal handler before teardown.
+pub fn on_signal(f: impl Fn(i32, &str) + Send + Sync + 'static) {
+    install_signal_cleanup();
+    hooks().lock().expect("hooks lock").push(Box::new(f));
+}
+
+/// Temporary files and directories of this process, removed by the signal
+/// handler (their `Drop` does not run when it exits the process).
+fn temp_paths() -> &'static Mutex<BTreeSet<std::path::PathBuf>> {
+    static PATHS: OnceLock<Mutex<BTreeSet<std::path::PathBuf>>> = OnceLock::new();
+    PATHS.get_or_init(Default::default)
+}
+
+pub fn register_path(path: &std::path::Path) {
+    install_signal_cleanup();
+    temp_paths().lock().expect("paths lock").insert(path.to_owned());
+}
+
+pub fn unregister_path(path: &std::path::Path) {
+    temp_paths().lock().expect("paths lock").remove(path);
+}
+
+/// Prefix of every temporary directory of the harness:
+/// `obs-harness-<pid>-<process start>-<purpose>-<random>` in the temp dir.
+pub const TEMP_PREFIX: &str = "obs-harness-";
+
+/// A temporary directory of this process, named [`TEMP_PREFIX`]`<pid>-<start>-<purpose>-`,
+/// removed on drop, by the signal handler, or (after SIGKILL) by [`reap_orphans`].
+#[derive(Debug)]
+pub struct TempDir(Option<tempfile::TempDir>);
+
+impl TempDir {
+    pub fn new(purpose: &str) -> std::io::Result<Self> {
+        let owner = owner_id(std::process::id()).unwrap_or_default().replace(':', "-");
+        let dir = tempfile::Builder::new().prefix(&format!("{TEMP_PREFIX}{owner}-{purpose}-")).tempdir()?;
+        register_path(dir.path());
+        Ok(Self(Some(dir)))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("present until drop").path()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            unregister_path(d.path());
+        }
+    }
+}
+
+/// Removes harness temporary directories whose owner process is gone.
+pub fn reap_temp_dirs() -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return out };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else { continue };
+        let mut parts = rest.splitn(3, '-');
+        let (Some(pid), Some(start)) = (parts.next(), parts.next()) else { continue };
+        if pid.parse::<u32>().is_err() || start.parse::<u64>().is_err() {
+            continue;
+        }
+        if !owner_alive(&format!("{pid}:{start}")) && std::fs::remove_dir_all(e.path()).is_ok() {
+            out.push(e.path());
+        }
+    }
+    out
 }
 
 /// Runs of this process, removed by the signal handler.
@@ -196,6 +306,14 @@ pub fn install_signal_cleanup() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+                // Later signals (a second Ctrl-C) stay caught by `signals`: the
+                // removal below always finishes before the process exits.
+                let phase = phase();
+                if let Ok(hooks) = hooks().lock() {
+                    for h in hooks.iter() {
+                        h(sig, &phase);
+                    }
+                }
                 let runs: Vec<String> = active_runs().lock().map(|r| r.iter().cloned().collect()).unwrap_or_default();
                 if !runs.is_empty() {
                     eprintln!("obs-harness: signal {sig}: removing {} run(s) before exit", runs.len());
@@ -222,6 +340,10 @@ pub fn install_signal_cleanup() {
                             }
                         });
                     }
+                }
+                let paths: Vec<std::path::PathBuf> = temp_paths().lock().map(|p| p.iter().cloned().collect()).unwrap_or_default();
+                for p in paths {
+                    let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
                 }
                 std::process::exit(128 + sig);
             }

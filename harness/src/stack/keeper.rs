@@ -138,6 +138,8 @@ pub async fn keep(files: &KeeperFiles, options: StackOptions, owner: Option<u32>
         }
     };
     stack.state.keeper_pid = Some(std::process::id());
+    // A signal (`stack down`, Ctrl-C) removes the run and, with this, the state file.
+    cleanup::register_path(&files.state);
     if let Err(e) = stack.publish_state(&files.state) {
         let _ = std::fs::write(files.error(), format!("cannot write {}: {e}", files.state.display()));
         stack.teardown().await;

@@ -253,7 +253,7 @@ pub struct Stack {
     containers: Vec<ContainerAsync<GenericImage>>,
     torn_down: bool,
     /// Accelerated copies of the config files (kept until the containers have them).
-    _workdir: Option<tempfile::TempDir>,
+    _workdir: Option<cleanup::TempDir>,
     /// Each service's readiness probe, re-run after a restart.
     probes: BTreeMap<String, Probe>,
     startup_timeout: Duration,
@@ -683,12 +683,12 @@ fn webhook_plan() -> ServicePlan {
 }
 
 /// With a factor above 1, replaces each copied config by an accelerated copy.
-fn accelerate_copies(project: &mut ComposeProject, selected: &[String], factor: u32) -> Result<Option<tempfile::TempDir>, StackError> {
+fn accelerate_copies(project: &mut ComposeProject, selected: &[String], factor: u32) -> Result<Option<cleanup::TempDir>, StackError> {
     if factor <= 1 {
         return Ok(None);
     }
     let io = |path: &Path, e: std::io::Error| StackError::Image(images::ImageError::Io { path: path.to_owned(), source: e });
-    let dir = tempfile::tempdir().map_err(|e| io(&std::env::temp_dir(), e))?;
+    let dir = cleanup::TempDir::new("copies").map_err(|e| io(&std::env::temp_dir(), e))?;
     for name in selected {
         let plan = project.services.get_mut(name).expect("selected service exists");
         for (i, m) in plan.mounts.iter_mut().enumerate() {
@@ -742,9 +742,12 @@ async fn build_service(plan: &ServicePlan, build: &compose::BuildPlan) -> Result
         Some((n, t)) if !t.contains('/') => (n.to_owned(), t.to_owned()),
         _ => (plan.image.clone(), "latest".to_owned()),
     };
+    // Labelled like every image the harness makes (`obs-harness images prune` finds it).
+    let dockerfile = build.context.join(&build.dockerfile);
+    let text = std::fs::read_to_string(&dockerfile).map_err(|e| fail(format!("cannot read {}: {e}", dockerfile.display())))?;
     let image = testcontainers::GenericBuildableImage::new(name, tag)
-        .with_dockerfile(build.context.join(&build.dockerfile))
-        .with_file(build.context.clone(), ".");
+        .with_file(build.context.clone(), ".")
+        .with_dockerfile_string(format!("{text}\nLABEL {}=1\n", cleanup::LABEL));
     use testcontainers::runners::AsyncBuilder;
     match image.build_image().await {
         Ok(_) => Ok(plan.image.clone()),
