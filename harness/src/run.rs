@@ -94,6 +94,44 @@ async fn with_troubles(stack: Option<&Stack>, results: &mut [CheckResult]) {
     }
 }
 
+/// A backend container the watchdog saw stop, pause, vanish or leave the network.
+struct Lost {
+    service: String,
+    trouble: String,
+}
+
+impl Lost {
+    /// `<phase>.backend_lost`, failed, naming the service and what Docker says; what
+    /// needs that backend in later phases is blocked by it.
+    fn verdict(&self, phase: &str, took: Duration, model: &Option<crate::model::StackModel>, targets: &mut Targets) -> CheckResult {
+        let name = format!("{phase}.backend_lost");
+        let message = format!(
+            "`{}` stopped answering during the {phase} phase, which ended at once: {} (hint: the container's log lines above say why; `docker events` shows who stopped it)",
+            self.service, self.trouble
+        );
+        let backend = model.as_ref().and_then(|m| m.node(&self.service)).map_or(self.service.as_str(), |n| n.kind).to_owned();
+        targets.blocked.insert(backend, format!("blocked by `{name}`: {message}"));
+        CheckResult::new(phase, &name, Verdict::Failed { message }, took)
+    }
+}
+
+/// The watchdog of the run's stack (not of the app, which the alert phase stops on purpose).
+fn watchdog(stack: Option<&Stack>, targets: &Targets) -> Option<std::pin::Pin<Box<dyn Future<Output = (String, String)> + Send>>> {
+    let app = targets.profile.app.as_ref().map(|a| a.service.clone()).unwrap_or_else(|| "app".into());
+    stack.map(|s| Box::pin(s.watchdog(&[app, crate::webhook::SERVICE.to_owned()])) as _)
+}
+
+/// Runs `phase` unless the watchdog sees a backend container go first.
+async fn race<T>(dog: Option<std::pin::Pin<Box<dyn Future<Output = (String, String)> + Send>>>, phase: impl Future<Output = T>) -> Result<T, Lost> {
+    match dog {
+        None => Ok(phase.await),
+        Some(dog) => tokio::select! {
+            r = phase => Ok(r),
+            (service, trouble) = dog => Err(Lost { service, trouble }),
+        },
+    }
+}
+
 fn print_results(results: &[CheckResult]) {
     for r in results {
         let v = match &r.verdict {
@@ -220,19 +258,29 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let p = progress("signals: traffic, then traces, series, logs, Grafana, correlation");
     let t = Instant::now();
     let timeout = if opts.acceleration > 1 { Duration::from_secs(60) } else { Duration::from_secs(120) };
-    let (record, mut results) = conformance::signals(&targets, &SignalOptions { scenario, timeout }).await;
+    let dog = watchdog(stack.as_ref(), &targets);
+    let (record, mut results) = match race(dog, conformance::signals(&targets, &SignalOptions { scenario, timeout })).await {
+        Ok(r) => r,
+        Err(lost) => (None, vec![lost.verdict("signals", t.elapsed(), &model, &mut targets)]),
+    };
     p.done();
     with_troubles(stack.as_ref(), &mut results).await;
     print_results(&results);
     targets.block_from(&results);
     // After the traffic: the catalogue lint used (same lookup) against what the app exposes now.
     let app_url = targets.url("app").unwrap_or_default().to_owned();
-    let current = conformance::run_check("signals", "app.catalogue_current", &targets, &["app"], crate::catalogue_record::catalogue_current(&app_url, &opts.stack_dir, None)).await;
+    // Only after the scenario's traffic: before it, families the traffic creates are absent.
+    let current = match &record {
+        Some(_) => conformance::run_check("signals", "app.catalogue_current", &targets, &["app"], crate::catalogue_record::catalogue_current(&app_url, &opts.stack_dir, None)).await,
+        None => {
+            let reason = results.iter().find_map(|r| r.verdict.is_failed().then(|| format!("blocked by `{}`: the scenario's traffic did not run", r.name))).unwrap_or_else(|| "the scenario's traffic did not run".into());
+            CheckResult::new("signals", "app.catalogue_current", Verdict::NotRun { reason }, Duration::ZERO)
+        }
+    };
     print_results(std::slice::from_ref(&current));
     results.push(current);
     report.add_phase("signals", t.elapsed(), results);
     write(&report);
-    let _ = record;
 
     // Dashboards.
     let p = progress("dashboards: every panel query returns data");
@@ -254,7 +302,13 @@ pub async fn check(opts: CheckOptions) -> i32 {
                     }
                 }
             }
-            let mut results = crate::dashboards::live_queries(&inventory, targets.prometheus().as_ref(), targets.grafana().as_ref(), targets.loki().as_ref(), window, timeout).await;
+            let dog = watchdog(stack.as_ref(), &targets);
+            let (prom, grafana, loki) = (targets.prometheus(), targets.grafana(), targets.loki());
+            let queries = crate::dashboards::live_queries(&inventory, prom.as_ref(), grafana.as_ref(), loki.as_ref(), window, timeout);
+            let mut results = match race(dog, queries).await {
+                Ok(r) => r,
+                Err(lost) => vec![lost.verdict("dashboards", t.elapsed(), &model, &mut targets)],
+            };
             results.extend(blocked);
             results
         }
@@ -286,6 +340,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         (Ok(e), true) => Some(RulerAlert { targets: ruler_targets.clone(), expect: e.clone(), timeout: ruler_timeout }),
         _ => None,
     };
+    let alerts_dog = watchdog(stack.as_ref(), &targets);
     let alerts_fut = async {
         if opts.skip_alerts {
             return (None, ruler_request);
@@ -293,7 +348,14 @@ pub async fn check(opts: CheckOptions) -> i32 {
         let (res, left) = alert_phase(&mut targets, stack.as_mut(), opts.acceleration, ruler_request).await;
         (Some((res, t.elapsed())), left)
     };
-    let (((mut ruler_results, ruler_ready), ruler_took), (alert_out, leftover)) = futures::join!(ruler_static_fut, alerts_fut);
+    let raced = race(alerts_dog, async { futures::join!(ruler_static_fut, alerts_fut) }).await;
+    let (((mut ruler_results, ruler_ready), ruler_took), (alert_out, leftover)) = match raced {
+        Ok(r) => r,
+        Err(lost) => {
+            let v = lost.verdict("alerts", t.elapsed(), &model, &mut targets);
+            (((Vec::new(), false), Duration::ZERO), (Some((vec![v], t.elapsed())), None))
+        }
+    };
     let mut ruler_took = ruler_took;
     if let Some((mut results, took)) = alert_out {
         // The ruler's alert, if it rode on the error burst, belongs to the ruler phase.

@@ -87,6 +87,25 @@ async fn reachability_asks_the_app_only_for_its_metrics() {
     assert!(targets.blocked.contains_key("prometheus") && !targets.blocked.contains_key("app"), "{:?}", targets.blocked);
 }
 
+/// The recorded 2.42 `/api/v1/targets` answer with the app's target down
+/// with `error`, a new failed scrape on each request.
+struct DownTarget(std::sync::atomic::AtomicU64, &'static str);
+impl wiremock::Respond for DownTarget {
+    fn respond(&self, _: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let recorded = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/prometheus/2.42.0/targets.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+        for t in v["data"]["activeTargets"].as_array_mut().unwrap() {
+            if t["labels"]["job"] == "fastapi" {
+                t["health"] = "down".into();
+                t["lastError"] = self.1.into();
+                t["lastScrape"] = format!("2026-12-02T06:00:{:02}.000Z", n % 60).into();
+            }
+        }
+        wiremock::ResponseTemplate::new(200).set_body_json(v)
+    }
+}
+
 /// Prometheus (wiremock, on the recorded 2.42 `/api/v1/targets` answer) reports
 /// the app's target down with a scrape error, a new failed scrape each poll.
 /// `prometheus.target_up.fastapi` fails after `DOWN_SCRAPES` failed scrapes,
@@ -94,27 +113,11 @@ async fn reachability_asks_the_app_only_for_its_metrics() {
 /// *not run: blocked by* it, with its message, never failed on its own.
 #[tokio::test]
 async fn a_down_scrape_target_fails_at_once_and_blocks_its_dependents() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::{any, path}};
+    use std::sync::atomic::AtomicU64;
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::{any, path}};
 
-    struct DownTarget(AtomicU64);
-    impl Respond for DownTarget {
-        fn respond(&self, _: &Request) -> ResponseTemplate {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            let recorded = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/prometheus/2.42.0/targets.json")).unwrap();
-            let mut v: serde_json::Value = serde_json::from_str(&recorded).unwrap();
-            for t in v["data"]["activeTargets"].as_array_mut().unwrap() {
-                if t["labels"]["job"] == "fastapi" {
-                    t["health"] = "down".into();
-                    t["lastError"] = "server returned HTTP status 404 Not Found".into();
-                    t["lastScrape"] = format!("2026-12-02T06:00:{:02}.000Z", n % 60).into();
-                }
-            }
-            ResponseTemplate::new(200).set_body_json(v)
-        }
-    }
     let prom = MockServer::start().await;
-    Mock::given(path("/api/v1/targets")).respond_with(DownTarget(AtomicU64::new(0))).mount(&prom).await;
+    Mock::given(path("/api/v1/targets")).respond_with(DownTarget(AtomicU64::new(0), "server returned HTTP status 404 Not Found")).mount(&prom).await;
     Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": []}}))).mount(&prom).await;
     let app = MockServer::start().await;
     Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_string("ok")).mount(&app).await;
@@ -133,4 +136,20 @@ async fn a_down_scrape_target_fails_at_once_and_blocks_its_dependents() {
         let r = results.iter().find(|r| r.name == dependent).unwrap_or_else(|| panic!("no {dependent}: {results:#?}"));
         assert!(r.verdict.text().starts_with("blocked by `prometheus.target_up.fastapi`: ") && r.verdict.text().contains("404 Not Found"), "{dependent}: {:?}", r.verdict);
     }
+}
+
+/// A target down because its host does not resolve (yet): a container that is
+/// starting or restarting looks like this, so the check keeps waiting (here a
+/// 2 s timeout) instead of calling it final after three scrapes.
+#[tokio::test]
+async fn a_target_whose_host_does_not_resolve_yet_is_waited_for() {
+    use std::sync::atomic::AtomicU64;
+    use wiremock::{Mock, MockServer, matchers::path};
+    let prom = MockServer::start().await;
+    let dns = "Get \"http://app:8000/metrics\": dial tcp: lookup app on 127.0.0.11:53: no such host";
+    Mock::given(path("/api/v1/targets")).respond_with(DownTarget(AtomicU64::new(0), dns)).mount(&prom).await;
+    let client = obs_harness::backends::PrometheusClient::new(prom.uri());
+    let v = obs_harness::checks::prometheus::target_up(&client, "fastapi", std::time::Duration::from_secs(2)).await;
+    let m = v.text();
+    assert!(v.is_failed() && m.contains("timed out waiting") && !m.contains("scrapes in a row") && m.contains("no such host"), "{m}");
 }

@@ -75,12 +75,50 @@ fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
     assert!(!failed.is_empty(), "{err}");
-    let prom_failures: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).filter(|n| n.contains("prometheus")).collect();
-    assert!(!prom_failures.is_empty(), "no Prometheus check failed: {failed:?}");
+    // The watchdog ends the phase at once (`signals.backend_lost`), or a Prometheus check failed first.
+    assert!(failed.iter().any(|c| c["name"] == "signals.backend_lost" || c["name"].as_str().is_some_and(|n| n.contains("prometheus"))), "{failed:?}");
     for c in &failed {
         let m = c["message"].as_str().unwrap_or_default();
         assert!(m.contains("container `prometheus`") && m.contains("is exited (exit code 137"), "{}: {m}", c["name"]);
         assert!(m.contains("its last log lines:"), "{m}");
     }
     assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
+}
+
+/// Alertmanager is paused as the alert phase starts: requests to it hang
+/// instead of being refused. The watchdog sees the paused container and ends
+/// the phase at once (`alerts.backend_lost`), instead of every alert waiting
+/// out its stage timeouts.
+#[test]
+fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
+    let (code, err, report, _dir) = run_with_fault("==> alerts", |owner| {
+        let id = container_of(owner, "alertmanager");
+        docker(&["pause", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    let checks = report["checks"].as_array().unwrap();
+    let lost = checks.iter().find(|c| c["name"] == "alerts.backend_lost").unwrap_or_else(|| panic!("no alerts.backend_lost:\n{err}"));
+    let m = lost["message"].as_str().unwrap();
+    assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase") && m.contains("is paused"), "{m}");
+    assert_eq!(report["complete"], true);
+}
+
+/// Prometheus is cut off from the run's network as the signals phase starts:
+/// it still runs, but nothing reaches it. The failure says so.
+#[test]
+fn prometheus_disconnected_from_the_network_is_named() {
+    let (code, err, report, _dir) = run_with_fault("==> signals", |owner| {
+        let id = container_of(owner, "prometheus");
+        let net = docker(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", &id]);
+        for n in net.split_whitespace() {
+            docker(&["network", "disconnect", "-f", n, &id]);
+        }
+    });
+    assert_eq!(code, Some(1), "{err}");
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
+    assert!(
+        failed.iter().any(|c| c["message"].as_str().is_some_and(|m| m.contains("container `prometheus`") && m.contains("no longer attached to the run's network"))),
+        "{failed:#?}"
+    );
 }

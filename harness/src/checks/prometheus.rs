@@ -75,13 +75,19 @@ pub(crate) fn list<T: std::fmt::Display>(items: &[T], n: usize) -> String {
     if s.is_empty() { "none".into() } else { s.join(", ") }
 }
 
+/// A scrape error that may mend by itself (the target not yet, or no longer, reachable).
+fn transient(error: &str) -> bool {
+    ["dial tcp", "no such host", "connection refused", "i/o timeout", "context deadline exceeded", "EOF", "connection reset"].iter().any(|t| error.contains(t))
+}
+
 /// Failed scrapes (each with an error) after which a down target is a verdict.
 pub const DOWN_SCRAPES: usize = 3;
 
 /// A target of `job` reports `health: up`. The detail names its scrape URL.
-/// A target that is down with an error for [`DOWN_SCRAPES`] distinct scrapes
-/// fails at once: waiting out the timeout cannot help (a broken scrape path
-/// used to take the whole 60 s).
+/// A target that is down with an error waiting cannot mend (an HTTP status such
+/// as a wrong `metrics_path`'s 404) for [`DOWN_SCRAPES`] distinct scrapes fails
+/// at once (a broken scrape path used to take the whole 60 s); refused
+/// connections and unknown hosts, which a starting container shows, keep waiting.
 
 pub async fn target_up(client: &PrometheusClient, job: &str, timeout: Duration) -> Verdict {
     let url = client.url("/api/v1/targets", &[]);
@@ -114,7 +120,10 @@ pub async fn target_up(client: &PrometheusClient, job: &str, timeout: Duration) 
                     .map(|t| format!("{} health={} lastError={:?}", t.scrape_url, t.health, t.last_error))
                     .collect();
                 let mut failed = failed_scrapes.lock().expect("not poisoned");
-                for t in of_job.iter().filter(|t| t.health == "down" && !t.last_error.is_empty()) {
+                // Only errors waiting cannot mend are final (an HTTP status, a body that is no
+                // exposition); a refused connection or an unknown host may be a container still
+                // starting or restarting, so those keep waiting until the timeout.
+                for t in of_job.iter().filter(|t| t.health == "down" && !t.last_error.is_empty() && !transient(&t.last_error)) {
                     failed.entry(t.scrape_url.clone()).or_default().insert(t.last_scrape.clone());
                 }
                 let all_down = of_job.iter().all(|t| failed.get(&t.scrape_url).is_some_and(|s| s.len() >= DOWN_SCRAPES));

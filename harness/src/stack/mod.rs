@@ -297,17 +297,22 @@ pub async fn container_logs(docker: &Docker, id: &str, n: usize) -> String {
 /// A service's container as Docker sees it now, for failure messages:
 /// `container `prometheus`: exited (exit code 137, OOM false); last 10 log lines: …`,
 /// `… paused …`; `None` when it is running normally.
-pub async fn container_trouble(docker: &Docker, service: &str, state: &ServiceState) -> Option<String> {
+pub async fn container_trouble(docker: &Docker, service: &str, state: &ServiceState, network: &str) -> Option<String> {
     let inspect = docker.inspect_container(&state.container_id, None::<bollard::query_parameters::InspectContainerOptions>).await;
     let what = match inspect {
         Err(e) => format!("container `{service}` ({}) is gone: {e}", state.container_name),
         Ok(c) => {
             let st = c.state.unwrap_or_default();
             let status = st.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
-            if st.running == Some(true) && st.paused != Some(true) {
+            let attached = c.network_settings.and_then(|n| n.networks).is_none_or(|n| network.is_empty() || n.contains_key(network));
+            if st.running == Some(true) && st.paused != Some(true) && attached {
                 return None;
             }
-            format!("container `{service}` ({}) is {status} (exit code {}, OOM killed {})", state.container_name, st.exit_code.unwrap_or_default(), st.oom_killed.unwrap_or_default())
+            if st.running == Some(true) && st.paused != Some(true) {
+                format!("container `{service}` ({}) is running but no longer attached to the run's network `{network}`", state.container_name)
+            } else {
+                format!("container `{service}` ({}) is {status} (exit code {}, OOM killed {})", state.container_name, st.exit_code.unwrap_or_default(), st.oom_killed.unwrap_or_default())
+            }
         }
     };
     let logs = container_logs(docker, &state.container_id, 10).await;
@@ -320,11 +325,42 @@ impl Stack {
     pub async fn troubles(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (name, st) in &self.state.services {
-            if let Some(t) = container_trouble(&self.docker, name, st).await {
+            if let Some(t) = container_trouble(&self.docker, name, st, &self.state.network).await {
                 out.push((name.clone(), t));
             }
         }
         out
+    }
+
+    /// A watchdog over the run's services except `except` (the app, which the
+    /// alert phase stops on purpose): resolves with `(service, what Docker says)`
+    /// once a container has been stopped, paused, removed or cut off from the
+    /// run's network for two polls in a row (one second apart). A phase raced
+    /// against it ends at once instead of waiting on a backend that cannot answer.
+    pub fn watchdog(&self, except: &[String]) -> impl std::future::Future<Output = (String, String)> + Send + 'static {
+        let docker = self.docker.clone();
+        let network = self.state.network.clone();
+        let services: Vec<(String, ServiceState)> = self.state.services.iter().filter(|(n, _)| !except.contains(n)).map(|(n, s)| (n.clone(), s.clone())).collect();
+        async move {
+            let mut strikes: BTreeMap<String, u32> = BTreeMap::new();
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                for (name, st) in &services {
+                    match container_trouble(&docker, name, st, &network).await {
+                        Some(t) => {
+                            let n = strikes.entry(name.clone()).or_default();
+                            *n += 1;
+                            if *n >= 2 {
+                                return (name.clone(), t);
+                            }
+                        }
+                        None => {
+                            strikes.remove(name);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Starts the selected services and waits until each is ready.
