@@ -13,8 +13,6 @@ use common::{copy_dir, stack_dir};
 use obs_harness::catalogue_record::{self, compare};
 use obs_harness::checks::Verdict;
 use obs_harness::lint::{self, Catalogue, LintOptions, Report};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,19 +171,6 @@ impl Drop for App {
     }
 }
 
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
 
 /// The reference app on a free loopback port, with traffic on every route (so
 /// every metric family, errors and LLM failures included, is exposed).
@@ -201,15 +186,15 @@ fn start_app() -> App {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     let app = App { child, port };
     let start = Instant::now();
-    while http(port, "GET", "/healthz", None).is_err() {
+    while common::http(port, "GET", "/healthz", None).is_err() {
         assert!(start.elapsed() < Duration::from_secs(20), "app did not start on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
     for p in ["/items/1", "/error", "/nope", "/slow?ms=1"] {
-        http(port, "GET", p, None).unwrap();
+        common::http(port, "GET", p, None).unwrap();
     }
-    http(port, "POST", "/llm/chat", Some(r#"{"model":"m","provider":"p","prompt":"x y","fail":"timeout"}"#)).unwrap();
-    http(port, "POST", "/llm/chat", Some(r#"{"model":"m","provider":"p","prompt":"x y"}"#)).unwrap();
+    common::http(port, "POST", "/llm/chat", Some(r#"{"model":"m","provider":"p","prompt":"x y","fail":"timeout"}"#)).unwrap();
+    common::http(port, "POST", "/llm/chat", Some(r#"{"model":"m","provider":"p","prompt":"x y"}"#)).unwrap();
     app
 }
 

@@ -6,9 +6,9 @@
 //! (or under `$CARGO_TARGET_DIR`). Build it first with `cargo build -p reference-app`.
 //! To refresh the fixture, run this test with `UPDATE_CATALOGUE=1`.
 
+mod common;
+
 use obs_harness::lint::Catalogue;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,19 +47,6 @@ impl Drop for Kill {
     }
 }
 
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
 
 /// Decodes a `Transfer-Encoding: chunked` body if needed.
 fn body(resp: &str) -> String {
@@ -100,7 +87,7 @@ fn catalogue_is_current() {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     let _guard = Kill(child);
     let start = Instant::now();
-    while http(port, "GET", "/healthz", None).is_err() {
+    while common::http(port, "GET", "/healthz", None).is_err() {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "app did not start on port {port}"
@@ -108,23 +95,23 @@ fn catalogue_is_current() {
         std::thread::sleep(Duration::from_millis(100));
     }
     for p in ["/items/1", "/error", "/nope", "/slow?ms=1"] {
-        http(port, "GET", p, None).unwrap();
+        common::http(port, "GET", p, None).unwrap();
     }
-    http(
+    common::http(
         port,
         "POST",
         "/llm/chat",
         Some(r#"{"model":"m","provider":"p","prompt":"x y","fail":"timeout"}"#),
     )
     .unwrap();
-    http(
+    common::http(
         port,
         "POST",
         "/llm/chat",
         Some(r#"{"model":"m","provider":"p","prompt":"x y"}"#),
     )
     .unwrap();
-    let live = body(&http(port, "GET", "/metrics", None).unwrap());
+    let live = body(&common::http(port, "GET", "/metrics", None).unwrap());
     let fixture_path = workspace().join("fixtures/catalogue/reference-app.prom");
     if std::env::var_os("UPDATE_CATALOGUE").is_some() {
         std::fs::write(&fixture_path, &live).unwrap();

@@ -14,24 +14,7 @@ fn opts() -> LintOptions {
     LintOptions { profile: Profile::Dev, catalogue: None, external: false, compose_files: vec![], images: Default::default() }
 }
 
-/// A copy of the bundled stack with edits `(file, from, to)` (first occurrence each).
-fn broken(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&common::stack_dir(), tmp.path());
-    for (file, from, to) in edits {
-        let p = tmp.path().join(file);
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.contains(from), "{file} no longer contains {from:?}: update the test table");
-        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
-    }
-    tmp
-}
 
-fn line_in(dir: &Path, file: &str, needle: &str) -> usize {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap();
-    let idx = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {file}"));
-    text[..idx].matches('\n').count() + 1
-}
 
 struct Case {
     name: &'static str,
@@ -128,7 +111,7 @@ const CASES: &[Case] = &[
 fn each_broken_link_gives_exactly_its_findings() {
     let mut failures = Vec::new();
     for c in CASES {
-        let d = broken(c.edits);
+        let d = common::broken_copy(c.edits);
         let r = lint::lint(d.path(), &opts()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let got: Vec<String> = r.findings.iter().map(|f| format!("{}:{} {} {}", f.file, f.line, f.rule, f.message)).collect();
         // The job rename is a promql-unknown-job case (rules, tests and dashboards
@@ -138,7 +121,7 @@ fn each_broken_link_gives_exactly_its_findings() {
             assert!(!r.findings.iter().any(|f| f.rule.contains("link") || f.rule.ends_with("unknown-service")), "{}: {got:#?}", c.name);
             continue;
         }
-        let want: Vec<(String, String, usize, &str)> = c.expect.iter().map(|(rule, file, needle, word)| (rule.to_string(), file.to_string(), line_in(d.path(), file, needle), *word)).collect();
+        let want: Vec<(String, String, usize, &str)> = c.expect.iter().map(|(rule, file, needle, word)| (rule.to_string(), file.to_string(), common::line_in(d.path(), file, needle), *word)).collect();
         let ok = r.findings.len() == want.len()
             && want.iter().all(|(rule, file, line, word)| r.findings.iter().any(|f| &f.rule == rule && &f.file == file && f.line == *line && (f.message.contains(word) || f.hint.as_deref().is_some_and(|h| h.contains(word)))));
         if !ok {
@@ -161,7 +144,7 @@ fn bundled_stack_is_clean_with_the_secure_override_and_in_prod() {
 
 #[test]
 fn listeners_come_from_each_services_config_flags_and_environment() {
-    let d = broken(&[
+    let d = common::broken_copy(&[
         ("loki/config.yaml", "http_listen_port: 3100", "http_listen_port: 3101"),
         ("docker-compose.yml", "      - --storage.path=/alertmanager\n", "      - --storage.path=/alertmanager\n      - --web.listen-address=0.0.0.0:9193\n"),
         ("docker-compose.yml", "      - GF_AUTH_ANONYMOUS_ENABLED=true\n", "      - GF_AUTH_ANONYMOUS_ENABLED=true\n      - GF_SERVER_HTTP_PORT=3001\n"),
@@ -181,7 +164,7 @@ fn listeners_come_from_each_services_config_flags_and_environment() {
 
 #[test]
 fn the_lifecycle_starts_each_service_with_the_models_ports() {
-    let d = broken(&[("loki/config.yaml", "http_listen_port: 3100", "http_listen_port: 3101")]);
+    let d = common::broken_copy(&[("loki/config.yaml", "http_listen_port: 3100", "http_listen_port: 3101")]);
     let m = StackModel::load(d.path(), &[]).unwrap();
     let project = obs_harness::stack::compose::ComposeProject::load(&d.path().join("docker-compose.yml")).unwrap();
     for n in m.nodes.iter().filter(|n| !n.virtual_node) {
@@ -210,7 +193,7 @@ fn graph_draws_every_link_with_protocol_and_port_and_marks_broken_ones() {
     assert_eq!(edge("promtail", "app").proto, "docker logs");
     assert!(g.edges.iter().all(|e| e.broken.is_none()), "{:#?}", g.edges);
 
-    let d = broken(&[("otel-collector/config.yaml", "endpoint: jaeger:4317", "endpoint: jaeger:4318")]);
+    let d = common::broken_copy(&[("otel-collector/config.yaml", "endpoint: jaeger:4317", "endpoint: jaeger:4318")]);
     let m = StackModel::load(d.path(), &[]).unwrap();
     let g = Graph::of(&m, &|_| None);
     let e = g.edges.iter().find(|e| e.from == "otel-collector" && e.to == "jaeger").unwrap();

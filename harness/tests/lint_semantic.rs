@@ -20,24 +20,7 @@ fn opts(catalogue: bool) -> LintOptions {
     }
 }
 
-/// A copy of the bundled stack with textual edits `(file, from, to)` (first occurrence each).
-fn broken(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    common::copy_dir(&common::stack_dir(), tmp.path());
-    for (file, from, to) in edits {
-        let p = tmp.path().join(file);
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.contains(from), "{file} no longer contains {from:?}: update the test table");
-        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
-    }
-    tmp
-}
 
-fn line_in(dir: &Path, file: &str, needle: &str) -> usize {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap();
-    let idx = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {file}"));
-    text[..idx].matches('\n').count() + 1
-}
 
 const DASH: &str = "grafana/dashboards/fastapi-overview.json";
 const ALERTS: &str = "prometheus/rules/alerts.yml";
@@ -191,10 +174,10 @@ const CASES: &[Case] = &[
 ];
 
 fn check_case(c: &Case, catalogue: bool) -> Option<String> {
-    let dir = broken(c.edits);
+    let dir = common::broken_copy(c.edits);
     let r: Report = lint::lint(dir.path(), &opts(catalogue)).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     let got: Vec<(&str, &str, usize)> = r.findings.iter().map(|f| (f.rule.as_str(), f.file.as_str(), f.line)).collect();
-    let line = line_in(dir.path(), c.at, c.line_of);
+    let line = common::line_in(dir.path(), c.at, c.line_of);
     let ok = match r.findings.as_slice() {
         [f] => {
             f.rule == c.rule
@@ -223,7 +206,7 @@ fn the_same_with_the_built_in_catalogue() {
 #[test]
 fn quantile_without_le_needs_no_catalogue() {
     // Not the reference app: no catalogue at all, the structural rule still applies.
-    let dir = broken(&[
+    let dir = common::broken_copy(&[
         (COMPOSE, "      obs-harness.role: reference-app\n", ""),
         (DASH, "sum by (le, handler) (rate(http_request_duration_seconds_bucket", "sum by (handler) (rate(http_request_duration_seconds_bucket"),
     ]);
@@ -268,7 +251,7 @@ fn near_misses_give_no_finding() {
         // a counter's rate, a gauge's deriv
         &[(DASH, "\"time() - process_start_time_seconds{job=\\\"fastapi\\\"}\"", "\"deriv(process_open_fds{job=\\\"fastapi\\\"}[5m])\"")],
     ] {
-        let dir = broken(edits);
+        let dir = common::broken_copy(edits);
         let r = lint::lint(dir.path(), &opts(true)).unwrap();
         assert!(r.findings.is_empty(), "{edits:?}:\n{}", r.render_text());
     }

@@ -77,3 +77,39 @@ pub fn plant_secrets(dir: &Path) {
         serde_json::to_string_pretty(&d).unwrap()
     });
 }
+
+/// A copy of the bundled stack with textual edits `(file, from, to)` (first occurrence each).
+pub fn broken_copy(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&stack_dir(), tmp.path());
+    for (file, from, to) in edits {
+        let p = tmp.path().join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file} no longer contains {from:?}: update the test table");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    }
+    tmp
+}
+
+/// 1-based line of the first occurrence of `needle` in `dir/file`.
+pub fn line_in(dir: &Path, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let idx = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {file}"));
+    text[..idx].matches('\n').count() + 1
+}
+
+/// A plain HTTP/1.1 request to 127.0.0.1:`port` (no client library: the tests see the raw answer).
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
