@@ -724,7 +724,11 @@ fn mode_section(h: &mut String, r: &RunReport) {
         ("subject", r.subject.clone()),
         ("timing", r.timing.clone()),
         ("started", started),
-        ("complete", if r.complete { "yes".into() } else { "no (interrupted, or written mid-run)".into() }),
+        ("complete", match (&r.complete, &r.interrupted) {
+            (true, _) => "yes".into(),
+            (false, Some(phase)) => format!("no (interrupted by a signal in the {phase} phase)"),
+            (false, None) => "no (interrupted, or written mid-run)".into(),
+        }),
         ("phases", phases),
         ("tool", r.tool.clone()),
     ] {

@@ -356,6 +356,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn temp_dirs_are_named_for_their_owner_and_reaped_when_it_is_gone() {
+        let owner = owner_id(std::process::id()).unwrap().replace(':', "-");
+        let mine = TempDir::new("unit").unwrap();
+        let name = mine.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(&format!("{TEMP_PREFIX}{owner}-unit-")), "{name}");
+        let dead = std::env::temp_dir().join(format!("{TEMP_PREFIX}999999999-1-copies-x"));
+        std::fs::create_dir_all(dead.join("sub")).unwrap();
+        let reaped = reap_temp_dirs();
+        assert!(reaped.contains(&dead) && !dead.exists(), "{reaped:?}");
+        assert!(mine.path().exists(), "a live owner's directory stays");
+        let path = mine.path().to_owned();
+        drop(mine);
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn owner_id_identifies_this_process() {
         let me = owner_id(std::process::id()).unwrap();
         assert!(owner_alive(&me));
