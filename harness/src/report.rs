@@ -89,6 +89,9 @@ pub struct RunReport {
     /// that exercise it.
     #[serde(skip)]
     pub graph: Option<crate::model::graph::Graph>,
+    /// The image each service of the run ran (service -> image reference).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub images: std::collections::BTreeMap<String, String>,
     /// The run's start, for the timeline (`started_ms` of phases and checks).
     #[serde(skip)]
     pub clock: Instant,
@@ -108,6 +111,7 @@ impl RunReport {
             lint_findings: Vec::new(),
             profile: None,
             graph: None,
+            images: Default::default(),
             clock: Instant::now(),
         }
     }

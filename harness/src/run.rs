@@ -229,6 +229,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
                 Ok(s) => {
                     eprint!("{}", s.state.timing_report());
                     let targets = Targets::from_state(&s.state);
+                    report.images = s.state.services.iter().map(|(n, st)| (n.clone(), st.image.clone())).collect();
                     report.add_phase("start", t.elapsed(), vec![CheckResult::new("start", "stack.ready", Verdict::Passed { detail: format!("{} service(s) ready", s.state.services.len()) }, t.elapsed())]);
                     stack = Some(s);
                     targets
