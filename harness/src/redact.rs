@@ -221,7 +221,14 @@ impl Redactor {
 pub fn patterns(s: &str) -> String {
     let s = URL_CREDS.replace_all(s, |c: &regex::Captures| format!("{}{}:{MARK}@", &c[1], &c[2]));
     let s = AUTH_TOKEN.replace_all(&s, |c: &regex::Captures| format!("{}{MARK}", &c[1]));
-    let s = ASSIGNMENT.replace_all(&s, |c: &regex::Captures| format!("{}{}{MARK}", &c[1], &c[2]));
+    // A `NAME_FILE=/run/secrets/x` names where a secret lives, not the secret: kept.
+    let s = ASSIGNMENT.replace_all(&s, |c: &regex::Captures| {
+        if c[1].to_ascii_uppercase().ends_with("_FILE") || c[3].starts_with("/run/secrets/") {
+            c[0].to_owned()
+        } else {
+            format!("{}{}{MARK}", &c[1], &c[2])
+        }
+    });
     s.into_owned()
 }
 
@@ -320,6 +327,7 @@ mod tests {
             "set GF_SECURITY_ADMIN_PASSWORD: take it from a Docker secret",
             "Bearer tokens are read from a file",
             "http://loki:3100/loki/api/v1/push and https://user@host/x",
+            "GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana_admin_password",
         ] {
             assert_eq!(patterns(s), s);
         }
