@@ -61,7 +61,7 @@ for i in $(seq 1 "$runs"); do
 import json, sys
 r = json.load(open(sys.argv[1]))
 v = [c["verdict"] for c in r["checks"]]
-print(f"{v.count(\"passed\")}/{v.count(\"failed\")}/{v.count(\"not_run\") + v.count(\"notrun\") + v.count(\"not run\")}")
+print("/".join(str(v.count(k)) for k in ("passed", "failed", "not_run")))
 ' "$out/run-$i/report.json" 2>/dev/null || echo "no report")
   rss=$(awk 'END { printf "%.1f", $1 / 1024 }' "$out/rss-$i.txt")
   printf '%-5s %-5s %-22s %9.1f %12s %6s %12s\n' "$i" "$code" "$counts" "$wall" "$rss" "$nleaks" "$(build_cache)" | tee -a "$out/summary.txt"
