@@ -730,6 +730,7 @@ fn mode_section(h: &mut String, r: &RunReport) {
             (false, None) => "no (interrupted, or written mid-run)".into(),
         }),
         ("phases", phases),
+        ("images", if r.images.is_empty() { "none started by this run (--target, or the start failed)".into() } else { r.images.iter().map(|(s, i)| format!("{s}: {i}")).collect::<Vec<_>>().join(", ") }),
         ("tool", r.tool.clone()),
     ] {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
