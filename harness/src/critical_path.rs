@@ -10,7 +10,7 @@ use crate::report::RunReport;
 use serde::Serialize;
 
 /// One phase on the path and the wait inside it that set its length.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Step {
     pub phase: String,
     pub phase_ms: u64,

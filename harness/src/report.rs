@@ -92,6 +92,10 @@ pub struct RunReport {
     /// The image each service of the run ran (service -> image reference).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub images: std::collections::BTreeMap<String, String>,
+    /// Which wait set the total: each phase with its longest check and that
+    /// check's ratio to its floor ([`crate::critical_path`]), set at the end of a run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub critical_path: Vec<crate::critical_path::Step>,
     /// The run's start, for the timeline (`started_ms` of phases and checks).
     #[serde(skip)]
     pub clock: Instant,
@@ -112,6 +116,7 @@ impl RunReport {
             profile: None,
             graph: None,
             images: Default::default(),
+            critical_path: Vec::new(),
             clock: Instant::now(),
         }
     }

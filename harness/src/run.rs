@@ -391,10 +391,11 @@ pub async fn check(opts: CheckOptions) -> i32 {
         p.done();
     }
     report.complete = true;
+    report.critical_path = crate::critical_path::of(&report);
     write(&report);
     eprintln!();
     eprint!("{}", report.summary_table());
-    eprint!("{}", crate::critical_path::render(&crate::critical_path::of(&report)));
+    eprint!("{}", crate::critical_path::render(&report.critical_path));
     eprintln!("reports: {0}/report.html, {0}/report.json, {0}/junit.xml, {0}/graph.mmd", opts.report_dir.display());
     crate::report_html::append_step_summary(&report, "check", Some(&opts.report_dir));
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {

@@ -53,6 +53,10 @@ fn live_wrong_alertmanager_port_blocks_the_alerts_at_once() {
     assert!(alerts["reason"].as_str().is_some_and(|r| r.starts_with("blocked by `lint.alerting-target-unknown-service prometheus/prometheus.yml:")), "{alerts}");
     let alert_checks: Vec<&str> = checks.iter().filter(|c| c["phase"] == "alerts").filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(alert_checks, ["alerts"], "no alert was driven into a broken link: {alert_checks:?}");
+    // The critical path is in the report: every phase that ran, with its longest wait.
+    let path: Vec<&str> = report["critical_path"].as_array().unwrap_or_else(|| panic!("no critical_path:\n{err}")).iter().filter_map(|s| s["phase"].as_str()).collect();
+    assert!(path.starts_with(&["lint", "start", "signals"]), "{path:?}");
+    assert!(err.contains("critical path "), "{err}");
 }
 
 #[test]
