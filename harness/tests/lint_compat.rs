@@ -4,29 +4,12 @@
 //! source; the bundled pins are clean.
 
 mod common;
-use common::{copy_dir, stack_dir};
+use common::stack_dir;
 
 use obs_harness::lint::{self, LintOptions, Severity};
 use std::path::Path;
 
 
-/// A copy of the bundled stack with textual edits (first occurrence each).
-fn edited(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&stack_dir(), tmp.path());
-    for (file, from, to) in edits {
-        let p = tmp.path().join(file);
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.contains(from), "{file} no longer contains {from:?}: update the test");
-        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
-    }
-    tmp
-}
-
-fn line_of(dir: &Path, file: &str, needle: &str) -> usize {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap();
-    text[..text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {file}"))].matches('\n').count() + 1
-}
 
 /// The compat findings of `dir`: (rule, file, line).
 fn compat(dir: &Path) -> Vec<(String, String, usize, lint::Finding)> {
@@ -36,7 +19,7 @@ fn compat(dir: &Path) -> Vec<(String, String, usize, lint::Finding)> {
 
 fn only(dir: &Path, rule: &str, file: &str, needle: &str) -> lint::Finding {
     let found = compat(dir);
-    let line = line_of(dir, file, needle);
+    let line = common::line_in(dir, file, needle);
     assert_eq!(
         found.iter().map(|(r, f, l, _)| (r.as_str(), f.as_str(), *l)).collect::<Vec<_>>(),
         [(rule, file, line)],
@@ -54,19 +37,19 @@ fn bundled_pins_are_compatible() {
 
 #[test]
 fn grafana_13_2_with_jaeger_2_21_is_reported_at_the_image_line() {
-    let d = edited(&[("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "jaegertracing/jaeger:2.21.0")]);
+    let d = common::broken_copy(&[("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "jaegertracing/jaeger:2.21.0")]);
     let f = only(d.path(), "compat-grafana-jaeger-v1-api", "docker-compose.yml", "image: jaegertracing/jaeger:2.21.0");
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains("jaegertracing/jaeger:2.21.0") && f.message.contains("/api/services"), "{f:?}");
     assert!(f.hint.as_deref().unwrap().contains("pin jaegertracing/jaeger:2.20.0"), "{f:?}");
     // A registry prefix and a later version are the same case.
-    let d = edited(&[("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "docker.io/jaegertracing/jaeger:2.23.1")]);
+    let d = common::broken_copy(&[("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "docker.io/jaegertracing/jaeger:2.23.1")]);
     only(d.path(), "compat-grafana-jaeger-v1-api", "docker-compose.yml", "image: docker.io/jaegertracing/jaeger:2.23.1");
 }
 
 #[test]
 fn the_grpc_toggle_leaves_search_broken() {
-    let d = edited(&[
+    let d = common::broken_copy(&[
         ("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "jaegertracing/jaeger:2.21.0"),
         ("docker-compose.yml", "      - GF_AUTH_ANONYMOUS_ENABLED=true", "      - GF_FEATURE_TOGGLES_ENABLE=jaegerEnableGrpcEndpoint\n      - GF_AUTH_ANONYMOUS_ENABLED=true"),
     ]);
@@ -76,7 +59,7 @@ fn the_grpc_toggle_leaves_search_broken() {
 
 #[test]
 fn a_jaeger_without_a_grafana_jaeger_datasource_is_fine() {
-    let d = edited(&[
+    let d = common::broken_copy(&[
         ("docker-compose.yml", "jaegertracing/jaeger:2.20.0", "jaegertracing/jaeger:2.21.0"),
         ("grafana/provisioning/datasources/datasources.yml", "type: jaeger", "type: zipkin"),
     ]);
@@ -85,24 +68,24 @@ fn a_jaeger_without_a_grafana_jaeger_datasource_is_fine() {
 
 #[test]
 fn alertmanager_v1_api_clients() {
-    let d = edited(&[("prometheus/prometheus.yml", "alertmanagers:\n", "alertmanagers:\n    - api_version: v1\n      static_configs: [{targets: [\"alertmanager:9093\"]}]\n")]);
+    let d = common::broken_copy(&[("prometheus/prometheus.yml", "alertmanagers:\n", "alertmanagers:\n    - api_version: v1\n      static_configs: [{targets: [\"alertmanager:9093\"]}]\n")]);
     let mut rules: Vec<String> = compat(d.path()).into_iter().map(|(r, ..)| r).collect();
     rules.sort();
     assert_eq!(rules, ["compat-alertmanager-v1-api", "compat-prometheus3-alertmanager-v1"]);
-    let d = edited(&[("loki/config.yaml", "ruler:\n", "ruler:\n  enable_alertmanager_v2: false\n")]);
+    let d = common::broken_copy(&[("loki/config.yaml", "ruler:\n", "ruler:\n  enable_alertmanager_v2: false\n")]);
     only(d.path(), "compat-loki-ruler-alertmanager-v1", "docker-compose.yml", "image: prom/alertmanager:");
 }
 
 #[test]
 fn collector_exporters_and_receivers() {
-    let d = edited(&[("otel-collector/config.yaml", "  debug:\n", "  logging:\n    loglevel: debug\n  debug:\n")]);
+    let d = common::broken_copy(&[("otel-collector/config.yaml", "  debug:\n", "  logging:\n    loglevel: debug\n  debug:\n")]);
     only(d.path(), "compat-collector-logging-exporter", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
-    let d = edited(&[("otel-collector/config.yaml", "  debug:\n", "  loki:\n    endpoint: http://loki:3100/loki/api/v1/push\n  debug:\n")]);
+    let d = common::broken_copy(&[("otel-collector/config.yaml", "  debug:\n", "  loki:\n    endpoint: http://loki:3100/loki/api/v1/push\n  debug:\n")]);
     only(d.path(), "compat-collector-loki-exporter", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
-    let d = edited(&[("otel-collector/config.yaml", "      grpc:\n        endpoint: 0.0.0.0:4317", "      grpc: {}")]);
+    let d = common::broken_copy(&[("otel-collector/config.yaml", "      grpc:\n        endpoint: 0.0.0.0:4317", "      grpc: {}")]);
     only(d.path(), "compat-collector-otlp-localhost", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
     // Before the version that changed it, the same config is fine.
-    let d = edited(&[
+    let d = common::broken_copy(&[
         ("otel-collector/config.yaml", "  debug:\n", "  logging:\n    loglevel: debug\n  debug:\n"),
         ("docker-compose.yml", "otel/opentelemetry-collector-contrib:0.160.0", "otel/opentelemetry-collector-contrib:0.110.0"),
     ]);
@@ -111,13 +94,13 @@ fn collector_exporters_and_receivers() {
 
 #[test]
 fn promtail_keep_and_unpublished_tags() {
-    let d = edited(&[(
+    let d = common::broken_copy(&[(
         "promtail/config.yaml",
         "    relabel_configs:\n",
         "    relabel_configs:\n      - source_labels: ['__meta_docker_container_label_logging']\n        regex: promtail\n        action: keep\n",
     )]);
     only(d.path(), "compat-promtail-docker-keep-ignored", "docker-compose.yml", "image: grafana/promtail:");
-    let d = edited(&[("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.7.3")]);
+    let d = common::broken_copy(&[("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.7.3")]);
     only(d.path(), "compat-promtail-not-published", "docker-compose.yml", "image: grafana/promtail:3.7.3");
 }
 
@@ -138,11 +121,11 @@ fn a_validator_without_its_image_is_skipped_with_the_reason() {
 /// the key at its line. Needs that image: left out by name where it is absent.
 #[test]
 fn upstream_lint_runs_lokis_own_validator() {
-    let d = edited(&[("loki/config.yaml", "  http_listen_port:", "  http_listen_prot:")]);
+    let d = common::broken_copy(&[("loki/config.yaml", "  http_listen_port:", "  http_listen_prot:")]);
     let r = lint::lint(d.path(), &LintOptions { external: true, ..Default::default() }).unwrap();
     assert!(r.ran.iter().any(|c| c.name.starts_with("loki -verify-config") && !c.passed), "ran: {:?}; skipped: {:?}", r.ran, r.skipped);
     let f = r.findings.iter().find(|f| f.rule == "loki-verify-config").unwrap_or_else(|| panic!("{:#?}", r.findings));
-    assert_eq!((f.file.as_str(), f.line), ("loki/config.yaml", line_of(d.path(), "loki/config.yaml", "http_listen_prot")));
+    assert_eq!((f.file.as_str(), f.line), ("loki/config.yaml", common::line_in(d.path(), "loki/config.yaml", "http_listen_prot")));
     assert!(f.message.contains("field http_listen_prot not found"), "{f:?}");
     // The bundled config passes the same validator.
     let r = lint::lint(&stack_dir(), &LintOptions { external: true, ..Default::default() }).unwrap();
