@@ -116,6 +116,17 @@ struct ChatRequest {
     fail: Option<String>,
 }
 
+/// The answer to a failed upstream LLM call: a provider's rate limit is passed
+/// on as 429 (the caller should retry later, not a fault of this service), an
+/// upstream timeout as 504, anything else as 502.
+fn llm_failure_status(reason: &str) -> StatusCode {
+    match reason {
+        "rate_limit" => StatusCode::TOO_MANY_REQUESTS,
+        "timeout" => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
 /// Simulated LLM latency: a fixed cost plus a per-word cost, like a real model.
 fn simulated_latency(prompt_words: u64) -> Duration {
     Duration::from_millis(5 + (prompt_words * 2).min(200))
@@ -163,7 +174,7 @@ async fn llm_chat(State(state): State<AppState>, body: Result<Json<ChatRequest>,
         state.metrics.observe_llm(&observation(0, Some(reason)));
         tracing::warn!(model = %req.model, provider = %req.provider, reason, "LLM call failed");
         return (
-            StatusCode::BAD_GATEWAY,
+            llm_failure_status(reason),
             Json(json!({ "detail": format!("upstream LLM call failed: {reason}"), "reason": reason })),
         )
             .into_response();

@@ -40,8 +40,8 @@ async fn scripted() -> axum::Router {
         ("GET", "/does-not-exist", None, 404),
         ("POST", "/nope", None, 404),
         ("POST", "/llm/chat", Some(r#"{"model":"gpt-4o","provider":"openai","prompt":"one two three"}"#), 200),
-        ("POST", "/llm/chat", Some(r#"{"model":"gpt-4o","provider":"openai","prompt":"a b","fail":"rate_limit"}"#), 502),
-        ("POST", "/llm/chat", Some(r#"{"model":"claude-3","provider":"anthropic","prompt":"x","fail":"timeout"}"#), 502),
+        ("POST", "/llm/chat", Some(r#"{"model":"gpt-4o","provider":"openai","prompt":"a b","fail":"rate_limit"}"#), 429),
+        ("POST", "/llm/chat", Some(r#"{"model":"claude-3","provider":"anthropic","prompt":"x","fail":"timeout"}"#), 504),
         ("POST", "/llm/chat", Some(r#"{"model":"claude-3","provider":"anthropic","prompt":"four words are here"}"#), 200),
         ("POST", "/llm/chat", Some("{not json"), 400),
         ("POST", "/llm/chat", Some(r#"{"model":"m"}"#), 422),
@@ -70,8 +70,8 @@ async fn counters_have_exact_values_and_labels() {
     expect(r#"http_requests_total{method="GET",status="4xx",handler="/slow"}"#, 1.0);
     expect(r#"http_requests_total{method="GET",status="4xx",handler="none"}"#, 1.0);
     expect(r#"http_requests_total{method="POST",status="4xx",handler="none"}"#, 1.0);
-    expect(r#"http_requests_total{method="POST",status="5xx",handler="/llm/chat"}"#, 2.0);
-    expect(r#"http_requests_total{method="POST",status="4xx",handler="/llm/chat"}"#, 2.0);
+    expect(r#"http_requests_total{method="POST",status="5xx",handler="/llm/chat"}"#, 1.0);
+    expect(r#"http_requests_total{method="POST",status="4xx",handler="/llm/chat"}"#, 3.0);
     // The earlier scrape is counted; the current one is not yet.
     expect(r#"http_requests_total{method="GET",status="2xx",handler="/metrics"}"#, 1.0);
     expect(r#"http_request_duration_seconds_count{method="GET",handler="/error"}"#, 2.0);

@@ -487,40 +487,74 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
         by_cause.push((Cause::ErrorBurst, Vec::new()));
     }
     let causes: Vec<Cause> = by_cause.iter().map(|(c, _)| *c).collect();
+    let alerts_of = |cause: Cause| by_cause.iter().find(|(c, _)| *c == cause).map(|(_, v)| v.clone()).unwrap_or_default();
+    // Alerts that fired while the app was down, resolving after its restart
+    // while the next wave runs.
+    let mut app_down: Vec<Fired> = Vec::new();
     for wave in alerts::waves(&causes) {
         if wave == [Cause::AppStopped] {
-            for (name, for_secs) in by_cause.iter().find(|(c, _)| *c == Cause::AppStopped).map(|(_, v)| v.clone()).unwrap_or_default() {
-                out.push(app_stopped_alert(&ep, targets, stack.as_deref_mut(), &app_service, &name, for_secs, scrape, group_wait).await);
+            for (name, for_secs) in alerts_of(Cause::AppStopped) {
+                match app_stopped_fire(&ep, targets, stack.as_deref_mut(), &app_service, &name, for_secs, scrape, group_wait).await {
+                    Ok(fired) => app_down.push(fired),
+                    Err(result) => out.push(result),
+                }
             }
             continue;
         }
         // The app's address now, not at the phase's start: a restart moves it.
         let app = targets.url("app").map(str::to_owned).unwrap_or(app.clone());
-        let groups = wave.iter().map(|cause| {
-            let alerts_of: Vec<(String, f64)> = by_cause.iter().find(|(c, _)| c == cause).map(|(_, v)| v.clone()).unwrap_or_default();
-            let ruler_here = if *cause == Cause::ErrorBurst { ruler.take() } else { None };
-            drive_cause(&ep, &app, *cause, alerts_of, ruler_here, scrape, group_wait)
-        });
-        for (results, ruler_result) in futures::future::join_all(groups).await {
-            out.extend(results);
-            if let Some(r) = ruler_result {
-                out.push(r);
+        let down = futures::future::join_all(std::mem::take(&mut app_down).into_iter().map(|f| settle(&ep, f)));
+        let wave_done = async {
+            let fired = futures::future::join_all(wave.iter().map(|cause| {
+                let ruler_here = if *cause == Cause::ErrorBurst { ruler.take() } else { None };
+                fire_cause(&ep, &app, *cause, alerts_of(*cause), ruler_here, scrape, group_wait)
+            }))
+            .await;
+            // Every cause of the wave has fired (or failed): healthy traffic until each resolves.
+            let healthy = CauseTraffic::healthy(&app);
+            let mut results = Vec::new();
+            let mut settling = Vec::new();
+            for (fired, ruler_result) in fired {
+                settling.extend(fired);
+                results.extend(ruler_result);
             }
-        }
+            let settled = futures::future::join_all(settling.into_iter().map(|f| settle(&ep, f))).await;
+            healthy.stop().await;
+            results.splice(0..0, settled);
+            results
+        };
+        let (down, wave_results) = futures::join!(down, wave_done);
+        out.extend(down);
+        out.extend(wave_results);
     }
+    // No wave came after the app's restart: its alerts resolve now.
+    out.extend(futures::future::join_all(app_down.into_iter().map(|f| settle(&ep, f))).await);
     (out, ruler)
 }
 
+/// One alert driven to the webhook (or not), waiting to resolve.
+struct Fired {
+    name: String,
+    started: Instant,
+    floor: Duration,
+    path: Result<alerts::AlertPath, String>,
+}
+
+impl Fired {
+    fn stage_timeout(&self) -> Duration {
+        self.floor * 3 + Duration::from_secs(60)
+    }
+}
+
 /// Drives one cause's traffic until each of its alerts fired (and the ruler's,
-/// when given), stops it, then waits for each to resolve. Verdicts carry the
-/// path's stage times and the ratio to the alert's floor.
-async fn drive_cause(ep: &AlertEndpoints, app: &str, cause: Cause, alerts_of: Vec<(String, f64)>, ruler: Option<RulerAlert>, scrape: Duration, group_wait: Duration) -> (Vec<CheckResult>, Option<CheckResult>) {
-    const PHASE: &str = "alerts";
+/// when given), then stops it.
+async fn fire_cause(ep: &AlertEndpoints, app: &str, cause: Cause, alerts_of: Vec<(String, f64)>, ruler: Option<RulerAlert>, scrape: Duration, group_wait: Duration) -> (Vec<Fired>, Option<CheckResult>) {
     let started = Instant::now();
     let traffic = CauseTraffic::start(cause, app);
-    let firing = futures::future::join_all(alerts_of.iter().map(|(name, for_secs)| {
-        let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(*for_secs), group_wait);
-        async move { (alerts::await_firing(ep, name, started, floor * 3 + Duration::from_secs(60)).await, floor) }
+    let firing = futures::future::join_all(alerts_of.into_iter().map(|(name, for_secs)| async move {
+        let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
+        let path = alerts::await_firing(ep, &name, started, floor * 3 + Duration::from_secs(60)).await;
+        Fired { name, started, floor, path }
     }));
     let ruler_fut = async {
         match &ruler {
@@ -530,19 +564,21 @@ async fn drive_cause(ep: &AlertEndpoints, app: &str, cause: Cause, alerts_of: Ve
     };
     let (fired, ruler_result) = futures::join!(firing, ruler_fut);
     traffic.stop().await;
-    let resolved = futures::future::join_all(alerts_of.iter().zip(&fired).map(|((name, _), (f, floor))| async move {
-        let stage_timeout = *floor * 3 + Duration::from_secs(60);
-        match f {
-            Err(e) => Verdict::Failed { message: e.clone() },
-            Ok(path) => match alerts::await_notification(ep, name, "resolved", stage_timeout).await {
-                Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
-                Ok(()) => Verdict::Passed { detail: path_detail(path, *floor) },
-            },
-        }
-    }))
-    .await;
-    let out = alerts_of.iter().zip(resolved).map(|((name, _), v)| CheckResult::new(PHASE, &format!("alerts.{name}"), v, started.elapsed())).collect();
-    (out, ruler_result)
+    (fired, ruler_result)
+}
+
+/// The verdict of a fired alert: passed once its `resolved` notification
+/// arrived. Verdicts carry the path's stage times and the ratio to the alert's floor.
+async fn settle(ep: &AlertEndpoints, fired: Fired) -> CheckResult {
+    const PHASE: &str = "alerts";
+    let verdict = match &fired.path {
+        Err(e) => Verdict::Failed { message: e.clone() },
+        Ok(path) => match alerts::await_notification(ep, &fired.name, "resolved", fired.stage_timeout()).await {
+            Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
+            Ok(()) => Verdict::Passed { detail: path_detail(path, fired.floor) },
+        },
+    };
+    CheckResult::new(PHASE, &format!("alerts.{}", fired.name), verdict, fired.started.elapsed())
 }
 
 fn path_detail(path: &alerts::AlertPath, floor: Duration) -> String {
@@ -557,32 +593,26 @@ fn path_detail(path: &alerts::AlertPath, floor: Duration) -> String {
     )
 }
 
-/// `AppStopped`: stop the app, await the alert, restart the app (the run follows its new address).
+/// `AppStopped`: stop the app, await the alert, restart the app (the run
+/// follows its new address). Its resolution is the caller's ([`settle`]).
 #[allow(clippy::too_many_arguments)]
-async fn app_stopped_alert(ep: &AlertEndpoints, targets: &mut Targets, stack: Option<&mut Stack>, app_service: &str, name: &str, for_secs: f64, scrape: Duration, group_wait: Duration) -> CheckResult {
+async fn app_stopped_fire(ep: &AlertEndpoints, targets: &mut Targets, stack: Option<&mut Stack>, app_service: &str, name: &str, for_secs: f64, scrape: Duration, group_wait: Duration) -> Result<Fired, CheckResult> {
     const PHASE: &str = "alerts";
     let check = format!("alerts.{name}");
     let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
-    let stage_timeout = floor * 3 + Duration::from_secs(60);
     let started = Instant::now();
     let Some(s) = stack else {
-        return CheckResult::new(PHASE, &check, Verdict::NotRun { reason: "stopping the app needs a stack the harness started (not --target)".into() }, Duration::ZERO);
+        return Err(CheckResult::new(PHASE, &check, Verdict::NotRun { reason: "stopping the app needs a stack the harness started (not --target)".into() }, Duration::ZERO));
     };
     if let Err(e) = s.stop_service(app_service).await {
-        return CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed());
+        return Err(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed()));
     }
-    let fired = alerts::await_firing(ep, name, started, stage_timeout).await;
+    let mut fired = Fired { name: name.to_owned(), started, floor, path: Err(String::new()) };
+    fired.path = alerts::await_firing(ep, name, started, fired.stage_timeout()).await;
     if let Err(e) = restart_service(s, targets, app_service).await {
-        return CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed());
+        return Err(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed()));
     }
-    let verdict = match fired {
-        Err(e) => Verdict::Failed { message: e },
-        Ok(path) => match alerts::await_notification(ep, name, "resolved", stage_timeout).await {
-            Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
-            Ok(()) => Verdict::Passed { detail: path_detail(&path, floor) },
-        },
-    };
-    CheckResult::new(PHASE, &check, verdict, started.elapsed())
+    Ok(fired)
 }
 
 fn accelerate_secs(secs: u64, factor: u32) -> Duration {

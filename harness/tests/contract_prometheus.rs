@@ -263,7 +263,7 @@ async fn llm_families_for_the_models_exercised() {
     let (_s, c) = serve("/api/v1/query", 200, "2.42.0/query-llm.json").await;
     let ok = record(vec![
         llm("gpt-4o", "openai", None, 200, "4bf92f3577b34da6a3ce929d0e0e473b"),
-        llm("gpt-4o", "openai", Some("rate_limit"), 502, "4bf92f3577b34da6a3ce929d0e0e473c"),
+        llm("gpt-4o", "openai", Some("rate_limit"), 429, "4bf92f3577b34da6a3ce929d0e0e473c"),
     ]);
     let v = checks::llm_families_match(&c, &ok, "fastapi", WAIT).await;
     assert!(v.is_passed(), "{v:?}");
@@ -272,7 +272,7 @@ async fn llm_families_for_the_models_exercised() {
     assert!(matches!(checks::llm_families_match(&c, &none, "fastapi", WAIT).await, Verdict::NotRun { .. }));
 
     let bad = record(vec![
-        llm("gpt-4o", "openai", Some("timeout"), 502, "x"),
+        llm("gpt-4o", "openai", Some("timeout"), 504, "x"),
         llm("claude-3-5-sonnet", "anthropic", None, 200, "y"),
     ]);
     let msg = failed(&checks::llm_families_match(&c, &bad, "fastapi", WAIT).await, &c);

@@ -23,7 +23,7 @@ pub enum Cause {
     ErrorBurst,
     /// Requests slower than the highest latency bucket (1 s).
     SlowRequests,
-    /// LLM calls failing with `rate_limit` / `timeout`.
+    /// LLM calls failing with the provider's `rate_limit` (answered 429).
     LlmFailures,
     /// The app container stopped (scrape fails, `up == 0`).
     AppStopped,
@@ -161,26 +161,31 @@ pub fn floor(scrape: Duration, evaluation: Duration, for_: Duration, group_wait:
 /// Two causes whose traffic, sent at once, can neither fire nor mask the
 /// other's alert, so their alerts are driven together.
 ///
-/// The traffic ([`CauseTraffic`]) is designed for it:
-/// - `ErrorBurst` (5 fast 5xx/s) beside `SlowRequests` (about 1.4 slow 2xx/s and
-///   0.7 fast 2xx/s): the slow share of all requests stays near 20% (a p95 above
-///   1 s needs more than 5%), the 5xx share near 70% (error-rate rules fire from
-///   a few percent); slow requests alone have no 5xx, errors alone no slow requests.
-/// - A cause is compatible with itself: its alerts share one traffic (an
-///   error-rate rule and a log-based error-line rule, say).
-/// - `LlmFailures` answers 5xx (502), so it would fire an error-rate rule on
-///   its own, and its fast requests dilute a latency quantile: it runs alone.
-/// - `AppStopped` stops the app: alone, and last.
+/// The traffic ([`CauseTraffic`]) is designed for it; all three app-side causes
+/// run at once:
+/// - `ErrorBurst`: 5 fast 5xx/s, no slow request, no LLM call.
+/// - `SlowRequests`: about 2.1 slow (1.2 s) 2xx/s and 0.7 fast 2xx/s, no 5xx, no LLM call.
+/// - `LlmFailures`: about 10 fast LLM calls/s, half of them failing with the
+///   provider's rate limit, which the app passes on as 429 (a 4xx): no 5xx, no slow request.
 ///
-/// `alerts::floor` ratios in each verdict, and the live test
-/// `independent_alerts_fire_together_without_interference` (harness/tests/alerts_airgapped.rs), are the proof.
+/// Together the slow share of all requests is about 12% (a p95 above 1 s
+/// needs more than 5%), the 5xx share about 29% (error-rate rules fire from a
+/// few percent), the LLM error share 50% (10%); alone, no cause moves another's
+/// measure at all. A cause is compatible with itself: its alerts share one
+/// traffic (an error-rate rule and a log-based error-line rule, say).
+/// `AppStopped` stops the app, which every other cause needs: alone.
+///
+/// `alerts::floor` ratios in each verdict, and the live tests
+/// `independent_alerts_fire_together_without_interference` and `*_alone_never_raise*`
+/// (harness/tests/alerts_airgapped.rs), are the proof.
 pub fn compatible(a: Cause, b: Cause) -> bool {
-    use Cause::*;
-    a == b && a != AppStopped || matches!((a, b), (ErrorBurst, SlowRequests) | (SlowRequests, ErrorBurst))
+    a != Cause::AppStopped && b != Cause::AppStopped
 }
 
 /// Groups distinct causes into waves of pairwise [`compatible`] causes, driven
-/// one wave after another; `AppStopped` is always the last wave, alone.
+/// one wave after another. `AppStopped` is the first wave, alone: its alert
+/// fires while the app is down, and it resolves after the restart while the
+/// next wave runs (an `up` rule sees none of the other causes' traffic).
 pub fn waves(causes: &[Cause]) -> Vec<Vec<Cause>> {
     let mut distinct: Vec<Cause> = Vec::new();
     for c in causes {
@@ -189,28 +194,48 @@ pub fn waves(causes: &[Cause]) -> Vec<Vec<Cause>> {
         }
     }
     let mut out: Vec<Vec<Cause>> = Vec::new();
+    if distinct.contains(&Cause::AppStopped) {
+        out.push(vec![Cause::AppStopped]);
+    }
     for c in distinct.iter().copied().filter(|c| *c != Cause::AppStopped) {
         match out.iter_mut().find(|w| w.iter().all(|x| compatible(*x, c))) {
             Some(w) => w.push(c),
             None => out.push(vec![c]),
         }
     }
-    if distinct.contains(&Cause::AppStopped) {
-        out.push(vec![Cause::AppStopped]);
-    }
     out
 }
 
-/// Sends the traffic of a cause until dropped (an app-side cause; `AppStopped`
-/// is the caller's: it stops the container).
+/// Sends a cause's traffic (or the healthy traffic that follows) until stopped
+/// (an app-side cause; `AppStopped` is the caller's: it stops the container).
 pub struct CauseTraffic {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<u64>,
 }
 
+/// What one batch of traffic is.
+#[derive(Clone, Copy)]
+enum Load {
+    Cause(Cause),
+    Healthy,
+}
+
 impl CauseTraffic {
     /// Starts sending `cause`'s requests at `app_url` in batches every 200 ms.
     pub fn start(cause: Cause, app_url: &str) -> Self {
+        Self::spawn(Load::Cause(cause), app_url, Duration::from_millis(200))
+    }
+
+    /// Starts healthy traffic once the causes stopped: fast 2xx requests and
+    /// successful LLM calls (about 100/s), so a ratio or quantile rule sees its
+    /// condition clear while requests keep coming, as it does in production,
+    /// instead of waiting for its window to drain to no data at all. It can
+    /// fire nothing: no 5xx, no slow request, no failed LLM call.
+    pub fn healthy(app_url: &str) -> Self {
+        Self::spawn(Load::Healthy, app_url, Duration::from_millis(100))
+    }
+
+    fn spawn(load: Load, app_url: &str, pace: Duration) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let app = app_url.trim_end_matches('/').to_owned();
         let task = tokio::spawn(async move {
@@ -221,27 +246,30 @@ impl CauseTraffic {
                 if let Some(f) = fail {
                     body["fail"] = f.into();
                 }
-                body
+                client.post(format!("{app}/llm/chat")).json(&body)
             };
             while !*stopped.borrow() {
-                let batch: Vec<reqwest::RequestBuilder> = match cause {
-                    // One fast 5xx per 200 ms (5/s): a 5xx share near 100% alone, about 70%
-                    // beside `SlowRequests`; and no fast 2xx that would dilute a latency quantile.
-                    Cause::ErrorBurst => vec![client.get(format!("{app}/error"))],
-                    Cause::SlowRequests => {
-                        vec![client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/slow?ms=1200")), client.get(format!("{app}/items/1"))]
+                let batch: Vec<reqwest::RequestBuilder> = match load {
+                    // One fast 5xx per 200 ms (5/s), and no fast 2xx that would dilute a latency quantile.
+                    Load::Cause(Cause::ErrorBurst) => vec![client.get(format!("{app}/error"))],
+                    // Three slow and one fast per 1.4 s (the batch waits for the slow ones).
+                    Load::Cause(Cause::SlowRequests) => {
+                        let slow = || client.get(format!("{app}/slow?ms=1200"));
+                        vec![slow(), slow(), slow(), client.get(format!("{app}/items/1"))]
                     }
-                    Cause::LlmFailures => vec![
-                        client.post(format!("{app}/llm/chat")).json(&llm(Some("rate_limit"))),
-                        client.post(format!("{app}/llm/chat")).json(&llm(Some("timeout"))),
-                        client.post(format!("{app}/llm/chat")).json(&llm(None)),
-                    ],
-                    Cause::AppStopped => Vec::new(),
+                    // Half the LLM calls fail with the provider's rate limit (answered 429, not 5xx).
+                    Load::Cause(Cause::LlmFailures) => vec![llm(Some("rate_limit")), llm(None)],
+                    Load::Cause(Cause::AppStopped) => Vec::new(),
+                    Load::Healthy => {
+                        let mut b: Vec<_> = (0..8).map(|_| client.get(format!("{app}/items/1"))).collect();
+                        b.extend([llm(None), llm(None)]);
+                        b
+                    }
                 };
                 let n = batch.len() as u64;
                 let _ = futures::future::join_all(batch.into_iter().map(|r| r.send())).await;
                 sent += n;
-                let _ = tokio::time::timeout(Duration::from_millis(200), stopped.changed()).await;
+                let _ = tokio::time::timeout(pace, stopped.changed()).await;
             }
             sent
         });
@@ -261,11 +289,11 @@ mod tests {
     use Cause::*;
 
     #[test]
-    fn waves_drive_compatible_causes_together_and_stop_the_app_last() {
-        assert_eq!(waves(&[AppStopped, LlmFailures, SlowRequests, ErrorBurst, ErrorBurst]), vec![vec![LlmFailures], vec![SlowRequests, ErrorBurst], vec![AppStopped]]);
+    fn waves_drive_the_app_side_causes_together_after_stopping_the_app() {
+        assert_eq!(waves(&[LlmFailures, SlowRequests, ErrorBurst, AppStopped, ErrorBurst]), vec![vec![AppStopped], vec![LlmFailures, SlowRequests, ErrorBurst]]);
         assert_eq!(waves(&[ErrorBurst, SlowRequests]), vec![vec![ErrorBurst, SlowRequests]]);
         assert_eq!(waves(&[AppStopped]), vec![vec![AppStopped]]);
-        assert!(!compatible(AppStopped, AppStopped));
-        assert!(!compatible(LlmFailures, ErrorBurst) && !compatible(LlmFailures, SlowRequests));
+        assert!(!compatible(AppStopped, AppStopped) && !compatible(AppStopped, ErrorBurst) && !compatible(LlmFailures, AppStopped));
+        assert!(compatible(LlmFailures, ErrorBurst) && compatible(LlmFailures, SlowRequests) && compatible(ErrorBurst, ErrorBurst));
     }
 }
