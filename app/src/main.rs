@@ -50,7 +50,9 @@ async fn serve(config: Config) -> ExitCode {
         traces_exporter = ?config.traces,
         "reference-app listening on 0.0.0.0:{port}"
     );
-    let app = router(AppState::default());
+    let state = AppState::default();
+    tokio::spawn(toggle_fault_on_sigusr1(state.clone()));
+    let app = router(state);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     tracing::info!("shutting down: flushing spans");
     // The provider's shutdown blocks until the exporter has flushed.
@@ -61,6 +63,17 @@ async fn serve(config: Config) -> ExitCode {
             eprintln!("reference-app: server error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Fault injection for the harness's fault tests: each `SIGUSR1` (`docker kill
+/// --signal USR1`) turns "answer 500 to everything" on or off.
+async fn toggle_fault_on_sigusr1(state: AppState) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+    while usr1.recv().await.is_some() {
+        let broken = !state.broken.fetch_xor(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(broken, "SIGUSR1: fault injection {}", if broken { "on: every request is answered 500" } else { "off" });
     }
 }
 

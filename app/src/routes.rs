@@ -8,6 +8,7 @@
 //! the `x-trace-id` response header.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::HttpBody;
@@ -35,6 +36,9 @@ pub const TRACE_ID_HEADER: &str = "x-trace-id";
 #[derive(Clone, Default)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
+    /// Fault injection (`SIGUSR1` toggles it): every request, `/metrics` and
+    /// `/health` included, is answered 500, as a wedged service would.
+    pub broken: Arc<AtomicBool>,
 }
 
 /// The app's router with every route and the instrumentation.
@@ -48,8 +52,18 @@ pub fn router(state: AppState) -> Router {
         .route("/slow", get(slow))
         .route("/llm/chat", post(llm_chat))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), injected_fault))
         .layer(middleware::from_fn_with_state(state.clone(), instrument))
         .with_state(state)
+}
+
+/// Answers 500 to everything while the fault is injected (inside the
+/// instrumentation: each such request is counted, traced and logged as a 5xx).
+async fn injected_fault(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.broken.load(Ordering::Relaxed) {
+        return error_body(StatusCode::INTERNAL_SERVER_ERROR, "injected fault: every request fails (SIGUSR1 toggles it)");
+    }
+    next.run(req).await
 }
 
 fn error_body(status: StatusCode, detail: impl Into<String>) -> Response {

@@ -29,12 +29,19 @@ pub struct Targets {
     /// Backends (or links) a failed check showed to be broken: `name ->
     /// "blocked by `check`: message"`. Checks that need them are not run.
     pub blocked: BTreeMap<String, String>,
+    /// The compose service each backend runs as (`app -> api`, say), for
+    /// failure messages that carry its container's log lines.
+    pub services: BTreeMap<String, String>,
 }
 
 /// What a failed check's dependents report: "blocked by `<check>`: <its message>".
 fn blocked_by(r: &CheckResult) -> Option<String> {
     match &r.verdict {
-        Verdict::Failed { message } => Some(format!("blocked by `{}`: {message}", r.name)),
+        // The failure itself, without the container logs and states appended to it.
+        Verdict::Failed { message } => {
+            let own = [crate::run::LOGS_HEAD, crate::run::STACK_NOW_HEAD].iter().filter_map(|h| message.find(h)).min().map_or(message.as_str(), |i| &message[..i]);
+            Some(format!("blocked by `{}`: {}", r.name, own.trim_end()))
+        }
         _ => None,
     }
 }
@@ -94,6 +101,7 @@ impl Targets {
                 (_, _, Some((s, p))) => (s.as_str(), *p),
                 _ => (*service, *port),
             };
+            t.services.insert(name.to_string(), service.to_owned());
             match state.url(service, port) {
                 Some(u) => {
                     t.urls.insert(name.to_string(), u);

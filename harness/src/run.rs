@@ -77,20 +77,53 @@ fn progress(line: &str) -> Progress {
 /// Appends to each failed check what Docker says of every service of the run
 /// that is no longer running normally (killed, exited, paused), with its last
 /// log lines: a backend that died mid-phase is named, not just "refused".
-async fn with_troubles(stack: Option<&Stack>, results: &mut [CheckResult]) {
+/// Where a failure's appended container log lines and stack state begin.
+pub(crate) const LOGS_HEAD: &str = "\n--- last log lines of ";
+pub(crate) const STACK_NOW_HEAD: &str = "\n(the stack now: ";
+
+async fn with_troubles(stack: Option<&Stack>, targets: &Targets, results: &mut [CheckResult]) {
     let Some(s) = stack else { return };
     if !results.iter().any(|r| r.verdict.is_failed()) {
         return;
     }
     let troubles = s.troubles().await;
-    if troubles.is_empty() {
-        return;
-    }
-    let note: Vec<String> = troubles.into_iter().map(|(_, t)| t).collect();
+    let note: Vec<String> = troubles.iter().map(|(_, t)| t.clone()).collect();
+    // Services running normally that a failed check concerns: their last log lines.
+    let mut logs: std::collections::BTreeMap<String, Option<String>> = Default::default();
     for r in results.iter_mut() {
-        if let Verdict::Failed { message } = &mut r.verdict {
-            message.push_str(&format!("\n(the stack now: {})", note.join("\n")));
+        let Verdict::Failed { message } = &mut r.verdict else { continue };
+        let had_logs = message.contains(LOGS_HEAD);
+        for backend in concerned_backends(&r.name) {
+            let Some(service) = targets.services.get(backend) else { continue };
+            if had_logs || troubles.iter().any(|(t, _)| t == service) {
+                continue;
+            }
+            if !logs.contains_key(service) {
+                logs.insert(service.clone(), s.last_logs(service, 10).await);
+            }
+            if let Some(Some(lines)) = logs.get(service) {
+                message.push_str(&format!("\n{lines}"));
+            }
         }
+        if !note.is_empty() {
+            message.push_str(&format!("{STACK_NOW_HEAD}{})", note.join("\n")));
+        }
+    }
+}
+
+/// The backends a check's name says it concerns, whose logs tell why it
+/// failed: `prometheus.target_up.<job>` the scraped app and Prometheus,
+/// `alerts.*` Prometheus and Alertmanager, `ruler.*` Loki,
+/// `dashboards.<via>.*` and `reachability.<backend>` that backend, otherwise
+/// the first segment (`loki.*`, `jaeger.*`, `app.*`).
+fn concerned_backends(check: &str) -> Vec<&str> {
+    let mut parts = check.split('.');
+    match (parts.next().unwrap_or_default(), parts.next().unwrap_or_default()) {
+        ("prometheus", "target_up") => vec!["app", "prometheus"],
+        ("alerts", _) => vec!["prometheus", "alertmanager"],
+        ("ruler", _) => vec!["loki"],
+        ("dashboards" | "reachability", backend) => vec![backend],
+        (first, _) => vec![first],
     }
 }
 
@@ -265,7 +298,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         Err(lost) => (None, vec![lost.verdict("signals", t.elapsed(), &model, &mut targets)]),
     };
     p.done();
-    with_troubles(stack.as_ref(), &mut results).await;
+    with_troubles(stack.as_ref(), &targets, &mut results).await;
     print_results(&results);
     targets.block_from(&results);
     // After the traffic: the catalogue lint used (same lookup) against what the app exposes now.
@@ -316,7 +349,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         Err(e) => vec![CheckResult::new("dashboards", "dashboards.inventory", Verdict::Failed { message: e.to_string() }, t.elapsed())],
     };
     p.done();
-    with_troubles(stack.as_ref(), &mut results).await;
+    with_troubles(stack.as_ref(), &targets, &mut results).await;
     print_results(&results);
     report.add_phase("dashboards", t.elapsed(), results);
     write(&report);
@@ -363,7 +396,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         ruler_results.extend(results.iter().filter(|r| r.phase == "ruler").cloned());
         results.retain(|r| r.phase != "ruler");
         ruler_took = ruler_took.max(took);
-        with_troubles(stack.as_ref(), &mut results).await;
+        with_troubles(stack.as_ref(), &targets, &mut results).await;
         print_results(&results);
         report.add_phase("alerts", took, results);
     }
@@ -381,7 +414,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         ruler_took += t.elapsed();
     }
     p.done();
-    with_troubles(stack.as_ref(), &mut ruler_results).await;
+    with_troubles(stack.as_ref(), &targets, &mut ruler_results).await;
     print_results(&ruler_results);
     report.add_phase("ruler", ruler_took, ruler_results);
 
@@ -761,3 +794,26 @@ pub async fn ruler_alert(targets: &Targets, expect: &RulerExpectation, timeout: 
     CheckResult::new(PHASE, &format!("ruler.{alert}"), verdict, started.elapsed())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_concerns_the_backends_whose_logs_say_why() {
+        assert_eq!(concerned_backends("prometheus.target_up.fastapi"), ["app", "prometheus"]);
+        assert_eq!(concerned_backends("prometheus.requests_match_traffic"), ["prometheus"]);
+        assert_eq!(concerned_backends("alerts.HighErrorRate"), ["prometheus", "alertmanager"]);
+        assert_eq!(concerned_backends("ruler.AppErrorLogsHigh"), ["loki"]);
+        assert_eq!(concerned_backends("dashboards.grafana.fastapi-overview/Uptime/A"), ["grafana"]);
+        assert_eq!(concerned_backends("reachability.jaeger"), ["jaeger"]);
+    }
+
+    #[test]
+    fn what_a_failure_blocks_carries_its_message_without_the_logs_appended() {
+        let mut targets = Targets::default();
+        let message = format!("failed 3 scrapes in a row: 500 Internal Server Error{LOGS_HEAD}api (service `app`) ---\n{{\"status\":500}}{STACK_NOW_HEAD}x)");
+        targets.block_from(&[CheckResult::new("signals", "prometheus.target_up.fastapi", Verdict::Failed { message }, Duration::ZERO)]);
+        assert_eq!(targets.blocked.get("app-scrape").map(String::as_str), Some("blocked by `prometheus.target_up.fastapi`: failed 3 scrapes in a row: 500 Internal Server Error"));
+    }
+}

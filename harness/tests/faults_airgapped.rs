@@ -122,3 +122,31 @@ fn prometheus_disconnected_from_the_network_is_named() {
         "{failed:#?}"
     );
 }
+
+/// The app starts answering 500 to everything, `/metrics` included, as the
+/// signals phase starts (the reference app's fault switch, `SIGUSR1`). Its
+/// scrape target is down with an HTTP 500, which is final after three
+/// scrapes; the failure carries the app's own last log lines (its 500s), what
+/// needs the scrape is blocked by it, and the run ends at once.
+#[test]
+fn app_answering_500_to_everything_is_named_with_its_logs() {
+    let (code, err, report, dir) = run_with_fault("==> signals", |owner| {
+        let id = container_of(owner, "app");
+        docker(&["kill", "--signal", "USR1", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(report["complete"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
+    let scrape = failed
+        .iter()
+        .find(|c| c["name"].as_str().is_some_and(|n| n.starts_with("prometheus.target_up.") || n == "reachability.app"))
+        .unwrap_or_else(|| panic!("neither the app's scrape target nor its reachability failed: {failed:#?}\n{err}"));
+    let m = scrape["message"].as_str().unwrap();
+    assert!(m.contains("500"), "the failure says what Prometheus saw: {m}");
+    assert!(m.contains("--- last log lines of") && m.contains("(service `app`)") && m.contains(r#""status":500"#), "the app's own log lines are attached: {m}");
+    // What needs the scrape is blocked by it, not failed on its own.
+    let blocked = checks.iter().filter(|c| c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{}`", scrape["name"].as_str().unwrap())))).count();
+    assert!(blocked > 0, "nothing blocked by {}: {checks:#?}", scrape["name"]);
+    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
+}

@@ -73,8 +73,14 @@ impl RunningApp {
 
     /// Sends SIGTERM and waits for exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        unsafe_kill(self.child.id());
+        self.signal("TERM");
         self.child.wait().unwrap()
+    }
+
+    /// Sends the signal `sig` (`TERM`, `USR1`, …) to the app.
+    pub fn signal(&self, sig: &str) {
+        let sent = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill(1)");
+        assert!(sent.success(), "kill -{sig} {}", self.child.id());
     }
 }
 
@@ -83,10 +89,6 @@ impl Drop for RunningApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn unsafe_kill(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
 }
 
 pub fn free_port() -> u16 {
