@@ -305,7 +305,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let app_url = targets.url("app").unwrap_or_default().to_owned();
     // Only after the scenario's traffic: before it, families the traffic creates are absent.
     let current = match &record {
-        Some(_) => conformance::run_check("signals", "app.catalogue_current", &targets, &["app"], crate::catalogue_record::catalogue_current(&app_url, &opts.stack_dir, None)).await,
+        Some(_) => conformance::run_check("signals", "app.catalogue_current", &targets, &["app", "app-scrape"], crate::catalogue_record::catalogue_current(&app_url, &opts.stack_dir, None)).await,
         None => {
             let reason = results.iter().find_map(|r| r.verdict.is_failed().then(|| format!("blocked by `{}`: the scenario's traffic did not run", r.name))).unwrap_or_else(|| "the scenario's traffic did not run".into());
             CheckResult::new("signals", "app.catalogue_current", Verdict::NotRun { reason }, Duration::ZERO)

@@ -148,5 +148,7 @@ fn app_answering_500_to_everything_is_named_with_its_logs() {
     // What needs the scrape is blocked by it, not failed on its own.
     let blocked = checks.iter().filter(|c| c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{}`", scrape["name"].as_str().unwrap())))).count();
     assert!(blocked > 0, "nothing blocked by {}: {checks:#?}", scrape["name"]);
+    let names: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names.len(), 1, "one root cause, the rest blocked by it: {names:?}");
     assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
