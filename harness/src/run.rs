@@ -393,9 +393,12 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let mut ruler_took = ruler_took;
     if let Some((mut results, took)) = alert_out {
         // The ruler's alert, if it rode on the error burst, belongs to the ruler phase.
+        let rode = results.iter().any(|r| r.phase == "ruler");
         ruler_results.extend(results.iter().filter(|r| r.phase == "ruler").cloned());
         results.retain(|r| r.phase != "ruler");
-        ruler_took = ruler_took.max(took);
+        if rode {
+            ruler_took = ruler_took.max(took);
+        }
         with_troubles(stack.as_ref(), &targets, &mut results).await;
         print_results(&results);
         report.add_phase("alerts", took, results);
