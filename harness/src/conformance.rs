@@ -34,12 +34,15 @@ pub struct Targets {
     pub services: BTreeMap<String, String>,
 }
 
+/// Where the state of the stack's troubled services, appended to a failure message, begins.
+pub(crate) const STACK_NOW_HEAD: &str = "\n(the stack now: ";
+
 /// What a failed check's dependents report: "blocked by `<check>`: <its message>".
 fn blocked_by(r: &CheckResult) -> Option<String> {
     match &r.verdict {
         // The failure itself, without the container logs and states appended to it.
         Verdict::Failed { message } => {
-            let own = [crate::run::LOGS_HEAD, crate::run::STACK_NOW_HEAD].iter().filter_map(|h| message.find(h)).min().map_or(message.as_str(), |i| &message[..i]);
+            let own = [crate::eventually::LOGS_HEAD, STACK_NOW_HEAD].iter().filter_map(|h| message.find(h)).min().map_or(message.as_str(), |i| &message[..i]);
             Some(format!("blocked by `{}`: {}", r.name, own.trim_end()))
         }
         _ => None,

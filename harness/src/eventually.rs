@@ -24,6 +24,10 @@ pub enum Poll<T> {
     Fatal(String),
 }
 
+/// Where container log lines appended to a failure message begin
+/// (`\n--- last log lines of <container> ---\n…`).
+pub const LOGS_HEAD: &str = "\n--- last log lines of ";
+
 /// Why waiting ended without the condition holding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitError {
@@ -59,7 +63,7 @@ impl fmt::Display for WaitError {
             self.last
         )?;
         for (container, lines) in &self.logs {
-            write!(f, "\n--- last log lines of {container} ---\n{}", lines.trim_end())?;
+            write!(f, "{LOGS_HEAD}{container} ---\n{}", lines.trim_end())?;
         }
         Ok(())
     }

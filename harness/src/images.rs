@@ -3,9 +3,9 @@
 //! - `upstream`: the images the compose file names (users' machines, CI with a registry).
 //! - `airgapped`: the reference app, Prometheus and Alertmanager built here from
 //!   host binaries (the workspace build and Debian's `prometheus` /
-//!   `prometheus-alertmanager` packages) into `FROM scratch` images, their build context streamed to Docker from a
-//!   temporary tar file: the binary, the libraries `ldd`
-//!   lists, `/usr/share/prometheus`, and a `/tmp` with mode 1777. The tag is a
+//!   `prometheus-alertmanager` packages) into `FROM scratch` images (the build
+//!   context streamed to Docker from a temporary tar file): the binary, the
+//!   libraries `ldd` lists, `/usr/share/prometheus`, and a `/tmp` with mode 1777. The tag is a
 //!   digest of the inputs (path, size, mtime), so an image is rebuilt only when
 //!   an input changes. [`BinaryImage`] takes any other binary the same way
 //!   ("bring your own binary").
@@ -17,8 +17,6 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

@@ -74,13 +74,11 @@ fn progress(line: &str) -> Progress {
     Progress::start(line)
 }
 
-/// Appends to each failed check what Docker says of every service of the run
-/// that is no longer running normally (killed, exited, paused), with its last
-/// log lines: a backend that died mid-phase is named, not just "refused".
-/// Where a failure's appended container log lines and stack state begin.
-pub(crate) const LOGS_HEAD: &str = "\n--- last log lines of ";
-pub(crate) const STACK_NOW_HEAD: &str = "\n(the stack now: ";
-
+/// Appends to each failed check the last log lines of the services it
+/// concerns ([`concerned_backends`]), unless it carries logs already, and what
+/// Docker says of every service of the run that is no longer running normally
+/// (killed, exited, paused), with its last log lines: a backend that died
+/// mid-phase is named, not just "refused".
 async fn with_troubles(stack: Option<&Stack>, targets: &Targets, results: &mut [CheckResult]) {
     let Some(s) = stack else { return };
     if !results.iter().any(|r| r.verdict.is_failed()) {
@@ -92,21 +90,20 @@ async fn with_troubles(stack: Option<&Stack>, targets: &Targets, results: &mut [
     let mut logs: std::collections::BTreeMap<String, Option<String>> = Default::default();
     for r in results.iter_mut() {
         let Verdict::Failed { message } = &mut r.verdict else { continue };
-        let had_logs = message.contains(LOGS_HEAD);
-        for backend in concerned_backends(&r.name) {
-            let Some(service) = targets.services.get(backend) else { continue };
-            if had_logs || troubles.iter().any(|(t, _)| t == service) {
+        let concerned = if message.contains(crate::eventually::LOGS_HEAD) { Vec::new() } else { concerned_backends(&r.name) };
+        for service in concerned.into_iter().filter_map(|b| targets.services.get(b)) {
+            if troubles.iter().any(|(t, _)| t == service) {
                 continue;
             }
             if !logs.contains_key(service) {
                 logs.insert(service.clone(), s.last_logs(service, 10).await);
             }
             if let Some(Some(lines)) = logs.get(service) {
-                message.push_str(&format!("\n{lines}"));
+                message.push_str(lines);
             }
         }
         if !note.is_empty() {
-            message.push_str(&format!("{STACK_NOW_HEAD}{})", note.join("\n")));
+            message.push_str(&format!("{}{})", conformance::STACK_NOW_HEAD, note.join("\n")));
         }
     }
 }
@@ -548,15 +545,10 @@ async fn alert_phase(targets: &mut Targets, mut stack: Option<&mut Stack>, accel
             .await;
             // Every cause of the wave has fired (or failed): healthy traffic until each resolves.
             let healthy = CauseTraffic::healthy(&app);
-            let mut results = Vec::new();
-            let mut settling = Vec::new();
-            for (fired, ruler_result) in fired {
-                settling.extend(fired);
-                results.extend(ruler_result);
-            }
-            let settled = futures::future::join_all(settling.into_iter().map(|f| settle(&ep, f))).await;
+            let (settling, rulers): (Vec<Vec<Fired>>, Vec<Option<CheckResult>>) = fired.into_iter().unzip();
+            let mut results = futures::future::join_all(settling.into_iter().flatten().map(|f| settle(&ep, f))).await;
             healthy.stop().await;
-            results.splice(0..0, settled);
+            results.extend(rulers.into_iter().flatten());
             results
         };
         let (down, wave_results) = futures::join!(down, wave_done);
@@ -576,10 +568,9 @@ struct Fired {
     path: Result<alerts::AlertPath, String>,
 }
 
-impl Fired {
-    fn stage_timeout(&self) -> Duration {
-        self.floor * 3 + Duration::from_secs(60)
-    }
+/// How long each stage of an alert's path (firing, resolved) may take: three floors and a minute.
+fn stage_timeout(floor: Duration) -> Duration {
+    floor * 3 + Duration::from_secs(60)
 }
 
 /// Drives one cause's traffic until each of its alerts fired (and the ruler's,
@@ -589,7 +580,7 @@ async fn fire_cause(ep: &AlertEndpoints, app: &str, cause: Cause, alerts_of: Vec
     let traffic = CauseTraffic::start(cause, app);
     let firing = futures::future::join_all(alerts_of.into_iter().map(|(name, for_secs)| async move {
         let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
-        let path = alerts::await_firing(ep, &name, started, floor * 3 + Duration::from_secs(60)).await;
+        let path = alerts::await_firing(ep, &name, started, stage_timeout(floor)).await;
         Fired { name, started, floor, path }
     }));
     let ruler_fut = async {
@@ -609,7 +600,7 @@ async fn settle(ep: &AlertEndpoints, fired: Fired) -> CheckResult {
     const PHASE: &str = "alerts";
     let verdict = match &fired.path {
         Err(e) => Verdict::Failed { message: e.clone() },
-        Ok(path) => match alerts::await_notification(ep, &fired.name, "resolved", fired.stage_timeout()).await {
+        Ok(path) => match alerts::await_notification(ep, &fired.name, "resolved", stage_timeout(fired.floor)).await {
             Err(e) => Verdict::Failed { message: format!("fired and notified, but never resolved after the cause stopped: {e}") },
             Ok(()) => Verdict::Passed { detail: path_detail(path, fired.floor) },
         },
@@ -643,12 +634,11 @@ async fn app_stopped_fire(ep: &AlertEndpoints, targets: &mut Targets, stack: Opt
     if let Err(e) = s.stop_service(app_service).await {
         return Err(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("cannot stop the app: {e}") }, started.elapsed()));
     }
-    let mut fired = Fired { name: name.to_owned(), started, floor, path: Err(String::new()) };
-    fired.path = alerts::await_firing(ep, name, started, fired.stage_timeout()).await;
+    let path = alerts::await_firing(ep, name, started, stage_timeout(floor)).await;
     if let Err(e) = restart_service(s, targets, app_service).await {
         return Err(CheckResult::new(PHASE, &check, Verdict::Failed { message: format!("the app did not come back after the restart: {e}") }, started.elapsed()));
     }
-    Ok(fired)
+    Ok(Fired { name: name.to_owned(), started, floor, path })
 }
 
 fn accelerate_secs(secs: u64, factor: u32) -> Duration {
@@ -815,7 +805,8 @@ mod tests {
     #[test]
     fn what_a_failure_blocks_carries_its_message_without_the_logs_appended() {
         let mut targets = Targets::default();
-        let message = format!("failed 3 scrapes in a row: 500 Internal Server Error{LOGS_HEAD}api (service `app`) ---\n{{\"status\":500}}{STACK_NOW_HEAD}x)");
+        let (logs, stack_now) = (crate::eventually::LOGS_HEAD, conformance::STACK_NOW_HEAD);
+        let message = format!("failed 3 scrapes in a row: 500 Internal Server Error{logs}api (service `app`) ---\n{{\"status\":500}}{stack_now}x)");
         targets.block_from(&[CheckResult::new("signals", "prometheus.target_up.fastapi", Verdict::Failed { message }, Duration::ZERO)]);
         assert_eq!(targets.blocked.get("app-scrape").map(String::as_str), Some("blocked by `prometheus.target_up.fastapi`: failed 3 scrapes in a row: 500 Internal Server Error"));
     }

@@ -320,12 +320,12 @@ pub async fn container_trouble(docker: &Docker, service: &str, state: &ServiceSt
 }
 
 impl Stack {
-    /// The last `n` log lines of `service`'s container, headed
-    /// `--- last log lines of <container> (service `<service>`) ---`.
+    /// The last `n` log lines of `service`'s container, to append to a failure:
+    /// `\n--- last log lines of <container> (service `<service>`) ---\n…`.
     pub async fn last_logs(&self, service: &str, n: usize) -> Option<String> {
         let st = self.state.services.get(service)?;
         let lines = container_logs(&self.docker, &st.container_id, n).await;
-        Some(format!("--- last log lines of {} (service `{service}`) ---\n{}", st.container_name, lines.trim_end()))
+        Some(format!("{}{} (service `{service}`) ---\n{}", crate::eventually::LOGS_HEAD, st.container_name, lines.trim_end()))
     }
 
     /// For each service of the run whose container is not running normally
