@@ -11,6 +11,9 @@
 #
 #   scripts/soak.sh [N]        (default 20; needs Docker, Debian's
 #                               prometheus + prometheus-alertmanager)
+#   EXTRA="--services app,prometheus,alertmanager,loki,promtail
+#          --image loki=… --image promtail=…" scripts/soak.sh [N]
+#                              (with Loki and Promtail, where their images exist)
 # Exit status: 0 when every run passed with no leak, else 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +21,7 @@ runs="${1:-20}"
 cargo build --quiet --release -p obs-harness -p reference-app
 export OBS_APP_BIN="$PWD/target/release/reference-app" OBS_HARNESS_BIN="$PWD/target/release/obs-harness"
 unset OBS_STACK_STATE GITHUB_ACTIONS
-out=target/soak
+out=target/soak${EXTRA:+-extra}
 rm -rf "$out"; mkdir -p "$out"
 tmp="${TMPDIR:-/tmp}"
 
@@ -43,7 +46,7 @@ for i in $(seq 1 "$runs"); do
   start=$(date +%s.%N)
   code=0
   /usr/bin/time -f '%M' -o "$out/rss-$i.txt" \
-    target/release/obs-harness check --images airgapped --accelerated --report-dir "$out/run-$i" \
+    target/release/obs-harness check --images airgapped --accelerated ${EXTRA:-} --report-dir "$out/run-$i" \
     >"$out/run-$i.log" 2>&1 &
   tpid=$!
   pid=""

@@ -7,6 +7,13 @@
 //! its progress lines (`==> <phase>: …`) and, when the phase under test
 //! starts, acts on the run's own container (found by the labels
 //! `obs-harness.owner=<the child's owner id>` and `obs-harness.service`).
+//!
+//! Tests named `upstream_*` add Loki and Promtail, whose images the air-gapped
+//! set lacks: the air-gapped profile leaves them out by name. Where Loki and
+//! Promtail images exist, run them with those images given:
+//! `OBS_IMAGE_LOKI=… OBS_IMAGE_PROMTAIL=… cargo test -p obs-harness --test
+//! faults_airgapped upstream_` (without them the run fails at start-up,
+//! naming the missing image: they never pass silently).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,12 +25,14 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
-/// Runs `check`, calling `fault(owner)` once when a progress line starts with `at`.
-/// Returns (exit code, stderr, report.json, the report dir).
-fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+/// Runs `check` (with `extra` arguments), calling `fault(owner)` once when a
+/// progress line starts with `at`. Returns (exit code, stderr, report.json, the report dir).
+fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
     let reports = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
-        .args(["check", "--images", "airgapped", "--accelerated", "--skip-lint", "--report-dir"])
+        .args(["check", "--images", "airgapped", "--accelerated", "--skip-lint"])
+        .args(extra)
+        .arg("--report-dir")
         .arg(reports.path())
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env_remove("GITHUB_ACTIONS")
@@ -52,6 +61,11 @@ fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde
     let nets = docker(&["network", "ls", "-q", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
     assert!(nets.is_empty(), "networks of the run left behind: {nets}");
     (code, err, report, reports)
+}
+
+/// [`run_with_fault_in`] on the air-gapped set.
+fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+    run_with_fault_in(&[], at, fault)
 }
 
 fn container_of(owner: &str, service: &str) -> String {
@@ -100,6 +114,73 @@ fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
     let lost = checks.iter().find(|c| c["name"] == "alerts.backend_lost").unwrap_or_else(|| panic!("no alerts.backend_lost:\n{err}"));
     let m = lost["message"].as_str().unwrap();
     assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase") && m.contains("is paused"), "{m}");
+    assert_eq!(report["complete"], true);
+}
+
+/// Alertmanager is killed as the alert phase starts: the phase ends at once
+/// (`alerts.backend_lost`) naming the container as exited with its exit code
+/// and last log lines, instead of each alert waiting out its stage timeouts.
+#[test]
+fn alertmanager_killed_during_alerts_ends_the_phase_naming_it() {
+    let (code, err, report, dir) = run_with_fault("==> alerts", |owner| {
+        let id = container_of(owner, "alertmanager");
+        docker(&["kill", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(report["complete"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let lost = checks.iter().find(|c| c["name"] == "alerts.backend_lost").unwrap_or_else(|| panic!("no alerts.backend_lost:\n{err}"));
+    let m = lost["message"].as_str().unwrap();
+    assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase"), "{m}");
+    assert!(m.contains("container `alertmanager`") && m.contains("is exited (exit code 137") && m.contains("its last log lines:"), "{m}");
+    let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(failed, ["alerts.backend_lost"], "one root cause: {err}");
+    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
+}
+
+/// The bundled stack with Loki and Promtail (images from `OBS_IMAGE_LOKI`,
+/// `OBS_IMAGE_PROMTAIL`).
+const WITH_LOKI: [&str; 2] = ["--services", "app,prometheus,alertmanager,loki,promtail"];
+
+/// Loki is killed as the signals phase starts: the phase ends naming it as
+/// exited, and what needs Loki later (its dashboard queries, the ruler) is
+/// not run, blocked by that one failure.
+#[test]
+fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
+    let (code, err, report, dir) = run_with_fault_in(&WITH_LOKI, "==> signals", |owner| {
+        let id = container_of(owner, "loki");
+        docker(&["kill", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(report["complete"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
+    let root = failed
+        .iter()
+        .find(|c| c["message"].as_str().is_some_and(|m| m.contains("container `loki`") && m.contains("is exited (exit code 137") && m.contains("its last log lines:")))
+        .unwrap_or_else(|| panic!("no failure names Loki's container as killed: {failed:#?}\n{err}"));
+    let root = root["name"].as_str().unwrap();
+    let ruler: Vec<&serde_json::Value> = checks.iter().filter(|c| c["phase"] == "ruler").collect();
+    assert!(!ruler.is_empty(), "{err}");
+    for c in &ruler {
+        assert!(c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{root}`"))), "{c:#}");
+    }
+    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
+}
+
+/// Promtail is paused as the signals phase starts (it hangs; Loki gets no new
+/// lines): the watchdog ends the phase naming the paused container.
+#[test]
+fn upstream_promtail_paused_during_signals_is_named() {
+    let (code, err, report, _dir) = run_with_fault_in(&WITH_LOKI, "==> signals", |owner| {
+        let id = container_of(owner, "promtail");
+        docker(&["pause", &id]);
+    });
+    assert_eq!(code, Some(1), "{err}");
+    let checks = report["checks"].as_array().unwrap();
+    let lost = checks.iter().find(|c| c["name"] == "signals.backend_lost").unwrap_or_else(|| panic!("no signals.backend_lost:\n{err}"));
+    let m = lost["message"].as_str().unwrap();
+    assert!(m.starts_with("`promtail` stopped answering during the signals phase") && m.contains("container `promtail`") && m.contains("is paused"), "{m}");
     assert_eq!(report["complete"], true);
 }
 
