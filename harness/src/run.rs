@@ -145,10 +145,20 @@ impl Lost {
     }
 }
 
-/// The watchdog of the run's stack (not of the app, which the alert phase stops on purpose).
+/// The watchdog of the run's stack: not of the app, which the alert phase
+/// stops on purpose, nor of a backend already known broken (lost in an
+/// earlier phase, say), whose dependents are blocked already: one root cause
+/// ends one phase, and later phases run what does not need it.
 fn watchdog(stack: Option<&Stack>, targets: &Targets) -> Option<std::pin::Pin<Box<dyn Future<Output = (String, String)> + Send>>> {
+    stack.map(|s| Box::pin(s.watchdog(&unwatched(targets))) as _)
+}
+
+/// The compose services the watchdog leaves alone: the app, the webhook, and
+/// every backend already blocked.
+fn unwatched(targets: &Targets) -> Vec<String> {
     let app = targets.profile.app.as_ref().map(|a| a.service.clone()).unwrap_or_else(|| "app".into());
-    stack.map(|s| Box::pin(s.watchdog(&[app, crate::webhook::SERVICE.to_owned()])) as _)
+    let blocked = targets.blocked.keys().map(|b| targets.services.get(b).unwrap_or(b).clone());
+    [app, crate::webhook::SERVICE.to_owned()].into_iter().chain(blocked).collect()
 }
 
 /// Runs `phase` unless the watchdog sees a backend container go first.
@@ -322,15 +332,20 @@ pub async fn check(opts: CheckOptions) -> i32 {
         .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
     {
         Ok(mut inventory) => {
-            // Queries of the app's series wait for nothing when its scrape (or Prometheus) is known broken.
+            // Queries wait for nothing when their backend (Prometheus, the app's
+            // scrape, Loki) is known broken.
             let mut blocked = Vec::new();
-            if let Some(reason) = targets.blocked.get("prometheus").or(targets.blocked.get("app-scrape")) {
-                let (prom, rest): (Vec<_>, Vec<_>) = inventory.queries.into_iter().partition(|q| q.is_prometheus());
-                inventory.queries = rest;
-                for q in prom {
-                    for via in ["prometheus", "grafana"] {
-                        blocked.push(CheckResult::new("dashboards", &format!("dashboards.{via}.{}", q.id()), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
-                    }
+            let backend = |q: &crate::dashboards::DashboardQuery| if q.is_prometheus() { "prometheus" } else { "loki" };
+            let reason_of = |q: &crate::dashboards::DashboardQuery| {
+                let scrape = if q.is_prometheus() { targets.blocked.get("app-scrape") } else { None };
+                targets.blocked.get(backend(q)).or(scrape).cloned()
+            };
+            let (held, rest): (Vec<_>, Vec<_>) = inventory.queries.into_iter().partition(|q| reason_of(q).is_some());
+            inventory.queries = rest;
+            for q in held {
+                let reason = reason_of(&q).unwrap_or_default();
+                for via in [backend(&q), "grafana"] {
+                    blocked.push(CheckResult::new("dashboards", &format!("dashboards.{via}.{}", q.id()), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
                 }
             }
             let dog = watchdog(stack.as_ref(), &targets);
@@ -791,6 +806,18 @@ pub async fn ruler_alert(targets: &Targets, expect: &RulerExpectation, timeout: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backend_already_lost_is_not_watched_again_under_its_own_service_name() {
+        let mut targets = Targets::default();
+        targets.services.insert("loki".into(), "logs-db".into());
+        assert!(!unwatched(&targets).contains(&"logs-db".to_owned()));
+        targets.blocked.insert("loki".into(), "blocked by `signals.backend_lost`: …".into());
+        targets.blocked.insert("app-scrape".into(), "blocked by `prometheus.target_up.fastapi`: …".into());
+        let except = unwatched(&targets);
+        assert!(except.contains(&"logs-db".to_owned()), "{except:?}");
+        assert!(except.contains(&crate::webhook::SERVICE.to_owned()), "{except:?}");
+    }
 
     #[test]
     fn a_failed_check_concerns_the_backends_whose_logs_say_why() {

@@ -96,6 +96,12 @@ fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
         assert!(m.contains("container `prometheus`") && m.contains("is exited (exit code 137"), "{}: {m}", c["name"]);
         assert!(m.contains("its last log lines:"), "{m}");
     }
+    // One root cause: later phases do not report the same lost container again,
+    // and what needs Prometheus is blocked by it.
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let root = failed[0]["name"].as_str().unwrap();
+    let alerts: Vec<&serde_json::Value> = checks.iter().filter(|c| c["phase"] == "alerts").collect();
+    assert!(!alerts.is_empty() && alerts.iter().all(|c| c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{root}`")))), "{alerts:#?}");
     assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
 
