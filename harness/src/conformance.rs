@@ -139,6 +139,19 @@ impl Targets {
         }
     }
 
+    /// Blocks the log path (link `promtail-loki`) when lint found that
+    /// Promtail's container filter selects no service and the model has
+    /// Promtail reading no logs of the app's service: nothing the app writes
+    /// reaches Loki, so the checks of its lines wait for nothing.
+    pub fn block_unshipped_logs(&mut self, model: &crate::model::StackModel, findings: &[crate::lint::Finding]) {
+        let Some(f) = findings.iter().find(|f| f.rule == "promtail-filter-no-match") else { return };
+        let app = self.profile.app.as_ref().map(|a| a.service.as_str());
+        let read = model.links.iter().any(|l| l.proto == crate::model::Proto::DockerLogs && app.is_none_or(|a| l.host == a));
+        if !read {
+            self.blocked.entry("promtail-loki".to_owned()).or_insert_with(|| format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message));
+        }
+    }
+
     /// The expectations of `profile` (for `--target`, where no stack was started).
     pub fn with_profile(mut self, profile: StackProfile) -> Self {
         if self.app_container.is_empty() {
@@ -466,7 +479,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         ,
     ));
     lg.push(Box::pin(
-        run_check(PHASE, "loki.tenant", targets, &["loki"], async { checks::loki::tenant_enforced(l.expect("needed")).await }),
+        run_check(PHASE, "loki.tenant", targets, &["loki", "promtail-loki"], async { checks::loki::tenant_enforced(l.expect("needed")).await }),
     ));
 
     let g = grafana.as_ref();
@@ -554,7 +567,11 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
             let start = Instant::now();
             let opts = checks::jaeger::CorrelateOptions::for_record(r, timeout).with_selectors(sel, j_);
             let p = if scrape_blocked.is_some() { None } else { p };
-            let v = checks::jaeger::correlate(&id, j, l, p, &opts).await;
+            // Its log line cannot reach Loki: not a second failure, but blocked by the first.
+            let v = match targets.blocked.get("promtail-loki").filter(|_| l.is_some()) {
+                Some(reason) => Verdict::NotRun { reason: reason.clone() },
+                None => checks::jaeger::correlate(&id, j, l, p, &opts).await,
+            };
             CheckResult::new(PHASE, "correlation.trace_id", v, start.elapsed())
         }
         None => CheckResult::new(PHASE, "correlation.trace_id", Verdict::NotRun { reason: "no request was sent".into() }, Duration::ZERO),

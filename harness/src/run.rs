@@ -290,6 +290,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     // A link lint found broken blocks its dependents at once (no waiting on it).
     if let Some(m) = &model {
         targets.block_broken_links(m);
+        targets.block_unshipped_logs(m, &report.lint_findings);
     }
     targets.profile = std::mem::take(&mut targets.profile).with_declared_causes(&scenario.causes);
     report.profile = Some(targets.profile.clone());
@@ -332,13 +333,13 @@ pub async fn check(opts: CheckOptions) -> i32 {
         .and_then(|o| crate::dashboards::inventory(&opts.stack_dir, &o))
     {
         Ok(mut inventory) => {
-            // Queries wait for nothing when their backend (Prometheus, the app's
-            // scrape, Loki) is known broken.
+            // Queries wait for nothing when their backend (Prometheus, Loki) or
+            // what feeds it (the app's scrape, Promtail's push) is known broken.
             let mut blocked = Vec::new();
             let backend = |q: &crate::dashboards::DashboardQuery| if q.is_prometheus() { "prometheus" } else { "loki" };
             let reason_of = |q: &crate::dashboards::DashboardQuery| {
-                let scrape = if q.is_prometheus() { targets.blocked.get("app-scrape") } else { None };
-                targets.blocked.get(backend(q)).or(scrape).cloned()
+                let feed = targets.blocked.get(if q.is_prometheus() { "app-scrape" } else { "promtail-loki" });
+                targets.blocked.get(backend(q)).or(feed).cloned()
             };
             let (held, rest): (Vec<_>, Vec<_>) = inventory.queries.into_iter().partition(|q| reason_of(q).is_some());
             inventory.queries = rest;

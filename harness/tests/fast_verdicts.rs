@@ -4,7 +4,9 @@
 //!
 //! Starts its own air-gapped stack through the CLI on a copy of the bundled
 //! stack whose app scrape path is wrong (`metrics_path: /metric`), and tears
-//! it down (the CLI always does).
+//! it down (the CLI always does). `upstream_*` tests add Loki and Promtail
+//! (`OBS_IMAGE_LOKI=… OBS_IMAGE_PROMTAIL=… cargo test -p obs-harness --test
+//! fast_verdicts upstream_`); the air-gapped profile leaves them out by name.
 
 mod common;
 use common::{copy_dir, stack_dir};
@@ -156,4 +158,54 @@ async fn a_target_whose_host_does_not_resolve_yet_is_waited_for() {
     let v = obs_harness::checks::prometheus::target_up(&client, "fastapi", std::time::Duration::from_secs(2)).await;
     let m = v.text();
     assert!(v.is_failed() && m.contains("timed out waiting") && !m.contains("scrapes in a row") && m.contains("no such host"), "{m}");
+}
+
+/// Promtail's container filter selects nothing (`logging=nobody`): lint names
+/// it, and the log path is blocked by that finding before anything starts, so
+/// the checks of the app's log lines wait for nothing. The bundled stack,
+/// whose filter selects the app, blocks nothing.
+#[test]
+fn a_promtail_filter_that_selects_nothing_blocks_the_log_path() {
+    let blocked_of = |dir: &std::path::Path| {
+        let lint = obs_harness::lint::lint(dir, &obs_harness::lint::LintOptions::default()).unwrap();
+        let model = obs_harness::model::StackModel::load(dir, &[]).unwrap();
+        let profile = obs_harness::lint::stack_profile(dir, &[]).unwrap();
+        let mut targets = obs_harness::conformance::Targets::default().with_profile(profile);
+        targets.block_unshipped_logs(&model, &lint.findings);
+        targets.blocked
+    };
+    assert!(!blocked_of(&stack_dir()).contains_key("promtail-loki"));
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&stack_dir(), work.path());
+    let path = work.path().join("promtail/config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#"values: ["logging=promtail"]"#), "promtail/config.yaml no longer filters on logging=promtail");
+    std::fs::write(&path, text.replace(r#"values: ["logging=promtail"]"#, r#"values: ["logging=nobody"]"#)).unwrap();
+    let blocked = blocked_of(work.path());
+    let reason = blocked.get("promtail-loki").unwrap_or_else(|| panic!("the log path is not blocked: {blocked:?}"));
+    assert!(reason.starts_with("blocked by `lint.promtail-filter-no-match promtail/config.yaml:"), "{reason}");
+}
+
+/// The same broken filter, live with Loki and Promtail (images from
+/// `OBS_IMAGE_LOKI`, `OBS_IMAGE_PROMTAIL`; the air-gapped profile leaves it
+/// out by name): the lint finding is the one failure, and every check of the
+/// app's log lines, the Loki dashboard query, the correlation and the ruler's
+/// log-based alert are *not run: blocked by* it.
+#[test]
+fn upstream_promtail_shipping_nothing_is_one_failure() {
+    let (err, report) = check_broken(
+        "promtail/config.yaml",
+        r#"values: ["logging=promtail"]"#,
+        r#"values: ["logging=nobody"]"#,
+        &["--services", "app,prometheus,alertmanager,loki,promtail"],
+    );
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(failed.len(), 1, "one root cause, one failure: {failed:?}\n{err}");
+    assert!(failed[0].starts_with("lint.promtail-filter-no-match promtail/config.yaml:"), "{failed:?}");
+    let root = format!("blocked by `{}`", failed[0]);
+    for want in ["loki.stream_labels", "loki.request_lines", "loki.tenant", "correlation.trace_id", "dashboards.loki.fastapi-overview/App logs/A", "ruler.AppErrorLogsHigh"] {
+        let c = checks.iter().find(|c| c["name"] == want).unwrap_or_else(|| panic!("no {want}:\n{err}"));
+        assert!(c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.starts_with(&root)), "{want}: {c:#}");
+    }
 }
