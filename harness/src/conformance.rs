@@ -38,6 +38,11 @@ pub struct Targets {
 pub(crate) const STACK_NOW_HEAD: &str = "\n(the stack now: ";
 
 /// What a failed check's dependents report: "blocked by `<check>`: <its message>".
+/// "blocked by `<the lint check of finding f>`: <its message>".
+fn blocked_by_finding(f: &crate::lint::Finding) -> String {
+    format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message)
+}
+
 fn blocked_by(r: &CheckResult) -> Option<String> {
     match &r.verdict {
         // The failure itself, without the container logs and states appended to it.
@@ -135,7 +140,7 @@ impl Targets {
                 ("prometheus", "app", _) => "app-scrape",
                 _ => continue,
             };
-            self.blocked.entry(key.to_owned()).or_insert_with(|| format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message));
+            self.blocked.entry(key.to_owned()).or_insert_with(|| blocked_by_finding(&f));
         }
     }
 
@@ -148,7 +153,7 @@ impl Targets {
         let app = self.profile.app.as_ref().map(|a| a.service.as_str());
         let read = model.links.iter().any(|l| l.proto == crate::model::Proto::DockerLogs && app.is_none_or(|a| l.host == a));
         if !read {
-            self.blocked.entry("promtail-loki".to_owned()).or_insert_with(|| format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message));
+            self.blocked.entry("promtail-loki".to_owned()).or_insert_with(|| blocked_by_finding(f));
         }
     }
 

@@ -26,8 +26,9 @@ fn docker(args: &[&str]) -> String {
 }
 
 /// Runs `check` (with `extra` arguments), calling `fault(owner)` once when a
-/// progress line starts with `at`. Returns (exit code, stderr, report.json, the report dir).
-fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+/// progress line starts with `at`; asserts both reports were written and
+/// nothing of the run is left. Returns (exit code, stderr, report.json).
+fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value) {
     let reports = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
         .args(["check", "--images", "airgapped", "--accelerated", "--skip-lint"])
@@ -60,12 +61,28 @@ fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<
     assert!(left.is_empty(), "containers of the run left behind: {left}");
     let nets = docker(&["network", "ls", "-q", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
     assert!(nets.is_empty(), "networks of the run left behind: {nets}");
-    (code, err, report, reports)
+    assert!(reports.path().join("junit.xml").is_file() && reports.path().join("report.html").is_file());
+    (code, err, report)
 }
 
 /// [`run_with_fault_in`] on the air-gapped set.
-fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value, tempfile::TempDir) {
+fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value) {
     run_with_fault_in(&[], at, fault)
+}
+
+/// The fault `docker <args…> <the run's container of service>`.
+fn docker_on<'a>(service: &'a str, args: &'a [&'a str]) -> impl Fn(&str) + 'a {
+    move |owner| {
+        let id = container_of(owner, service);
+        docker(&[args, &[id.as_str()]].concat());
+    }
+}
+
+/// The message of `<phase>.backend_lost`, which must be there.
+fn lost_message<'a>(report: &'a serde_json::Value, phase: &str, err: &str) -> &'a str {
+    let name = format!("{phase}.backend_lost");
+    let lost = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name.as_str()).unwrap_or_else(|| panic!("no {name}:\n{err}"));
+    lost["message"].as_str().unwrap()
 }
 
 fn container_of(owner: &str, service: &str) -> String {
@@ -80,10 +97,7 @@ fn container_of(owner: &str, service: &str) -> String {
 /// reports written and nothing left.
 #[test]
 fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
-    let (code, err, report, dir) = run_with_fault("==> signals", |owner| {
-        let id = container_of(owner, "prometheus");
-        docker(&["kill", &id]);
-    });
+    let (code, err, report) = run_with_fault("==> signals", docker_on("prometheus", &["kill"]));
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(report["complete"], true);
     let checks = report["checks"].as_array().unwrap();
@@ -102,7 +116,6 @@ fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
     let root = failed[0]["name"].as_str().unwrap();
     let alerts: Vec<&serde_json::Value> = checks.iter().filter(|c| c["phase"] == "alerts").collect();
     assert!(!alerts.is_empty() && alerts.iter().all(|c| c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{root}`")))), "{alerts:#?}");
-    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
 
 /// Alertmanager is paused as the alert phase starts: requests to it hang
@@ -111,14 +124,9 @@ fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
 /// out its stage timeouts.
 #[test]
 fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
-    let (code, err, report, _dir) = run_with_fault("==> alerts", |owner| {
-        let id = container_of(owner, "alertmanager");
-        docker(&["pause", &id]);
-    });
+    let (code, err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["pause"]));
     assert_eq!(code, Some(1), "{err}");
-    let checks = report["checks"].as_array().unwrap();
-    let lost = checks.iter().find(|c| c["name"] == "alerts.backend_lost").unwrap_or_else(|| panic!("no alerts.backend_lost:\n{err}"));
-    let m = lost["message"].as_str().unwrap();
+    let m = lost_message(&report, "alerts", &err);
     assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase") && m.contains("is paused"), "{m}");
     assert_eq!(report["complete"], true);
 }
@@ -128,20 +136,15 @@ fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
 /// and last log lines, instead of each alert waiting out its stage timeouts.
 #[test]
 fn alertmanager_killed_during_alerts_ends_the_phase_naming_it() {
-    let (code, err, report, dir) = run_with_fault("==> alerts", |owner| {
-        let id = container_of(owner, "alertmanager");
-        docker(&["kill", &id]);
-    });
+    let (code, err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["kill"]));
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(report["complete"], true);
     let checks = report["checks"].as_array().unwrap();
-    let lost = checks.iter().find(|c| c["name"] == "alerts.backend_lost").unwrap_or_else(|| panic!("no alerts.backend_lost:\n{err}"));
-    let m = lost["message"].as_str().unwrap();
+    let m = lost_message(&report, "alerts", &err);
     assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase"), "{m}");
     assert!(m.contains("container `alertmanager`") && m.contains("is exited (exit code 137") && m.contains("its last log lines:"), "{m}");
     let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(failed, ["alerts.backend_lost"], "one root cause: {err}");
-    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
 
 /// The bundled stack with Loki and Promtail (images from `OBS_IMAGE_LOKI`,
@@ -153,10 +156,7 @@ const WITH_LOKI: [&str; 2] = ["--services", "app,prometheus,alertmanager,loki,pr
 /// not run, blocked by that one failure.
 #[test]
 fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
-    let (code, err, report, dir) = run_with_fault_in(&WITH_LOKI, "==> signals", |owner| {
-        let id = container_of(owner, "loki");
-        docker(&["kill", &id]);
-    });
+    let (code, err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("loki", &["kill"]));
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(report["complete"], true);
     let checks = report["checks"].as_array().unwrap();
@@ -171,21 +171,15 @@ fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
     for c in &ruler {
         assert!(c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains(&format!("blocked by `{root}`"))), "{c:#}");
     }
-    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
 
 /// Promtail is paused as the signals phase starts (it hangs; Loki gets no new
 /// lines): the watchdog ends the phase naming the paused container.
 #[test]
 fn upstream_promtail_paused_during_signals_is_named() {
-    let (code, err, report, _dir) = run_with_fault_in(&WITH_LOKI, "==> signals", |owner| {
-        let id = container_of(owner, "promtail");
-        docker(&["pause", &id]);
-    });
+    let (code, err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("promtail", &["pause"]));
     assert_eq!(code, Some(1), "{err}");
-    let checks = report["checks"].as_array().unwrap();
-    let lost = checks.iter().find(|c| c["name"] == "signals.backend_lost").unwrap_or_else(|| panic!("no signals.backend_lost:\n{err}"));
-    let m = lost["message"].as_str().unwrap();
+    let m = lost_message(&report, "signals", &err);
     assert!(m.starts_with("`promtail` stopped answering during the signals phase") && m.contains("container `promtail`") && m.contains("is paused"), "{m}");
     assert_eq!(report["complete"], true);
 }
@@ -194,7 +188,7 @@ fn upstream_promtail_paused_during_signals_is_named() {
 /// it still runs, but nothing reaches it. The failure says so.
 #[test]
 fn prometheus_disconnected_from_the_network_is_named() {
-    let (code, err, report, _dir) = run_with_fault("==> signals", |owner| {
+    let (code, err, report) = run_with_fault("==> signals", |owner| {
         let id = container_of(owner, "prometheus");
         let net = docker(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", &id]);
         for n in net.split_whitespace() {
@@ -217,10 +211,7 @@ fn prometheus_disconnected_from_the_network_is_named() {
 /// needs the scrape is blocked by it, and the run ends at once.
 #[test]
 fn app_answering_500_to_everything_is_named_with_its_logs() {
-    let (code, err, report, dir) = run_with_fault("==> signals", |owner| {
-        let id = container_of(owner, "app");
-        docker(&["kill", "--signal", "USR1", &id]);
-    });
+    let (code, err, report) = run_with_fault("==> signals", docker_on("app", &["kill", "--signal", "USR1"]));
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(report["complete"], true);
     let checks = report["checks"].as_array().unwrap();
@@ -237,5 +228,4 @@ fn app_answering_500_to_everything_is_named_with_its_logs() {
     assert!(blocked > 0, "nothing blocked by {}: {checks:#?}", scrape["name"]);
     let names: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names.len(), 1, "one root cause, the rest blocked by it: {names:?}");
-    assert!(dir.path().join("junit.xml").is_file() && dir.path().join("report.html").is_file());
 }
