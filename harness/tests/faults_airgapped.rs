@@ -26,9 +26,9 @@ fn docker(args: &[&str]) -> String {
 }
 
 /// Runs `check` (with `extra` arguments), calling `fault(owner)` once when a
-/// progress line starts with `at`; asserts both reports were written and
-/// nothing of the run is left. Returns (exit code, stderr, report.json).
-fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value) {
+/// progress line starts with `at`; asserts the run finished (exit 1, a
+/// complete report), wrote both reports and left nothing. Returns (stderr, report.json).
+fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (String, serde_json::Value) {
     let reports = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_obs-harness"))
         .args(["check", "--images", "airgapped", "--accelerated", "--skip-lint"])
@@ -56,17 +56,19 @@ fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (Option<
     }
     let code = child.wait().unwrap().code();
     assert!(done, "the run never reached {at:?}:\n{err}");
-    let report = serde_json::from_str(&std::fs::read_to_string(reports.path().join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.path().join("report.json")).unwrap()).unwrap();
     let left = docker(&["ps", "-aq", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
     assert!(left.is_empty(), "containers of the run left behind: {left}");
     let nets = docker(&["network", "ls", "-q", "--filter", &format!("label={LABEL_OWNER}={owner}")]);
     assert!(nets.is_empty(), "networks of the run left behind: {nets}");
     assert!(reports.path().join("junit.xml").is_file() && reports.path().join("report.html").is_file());
-    (code, err, report)
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(report["complete"], true, "{err}");
+    (err, report)
 }
 
 /// [`run_with_fault_in`] on the air-gapped set.
-fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (Option<i32>, String, serde_json::Value) {
+fn run_with_fault(at: &str, fault: impl Fn(&str)) -> (String, serde_json::Value) {
     run_with_fault_in(&[], at, fault)
 }
 
@@ -97,9 +99,7 @@ fn container_of(owner: &str, service: &str) -> String {
 /// reports written and nothing left.
 #[test]
 fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
-    let (code, err, report) = run_with_fault("==> signals", docker_on("prometheus", &["kill"]));
-    assert_eq!(code, Some(1), "{err}");
-    assert_eq!(report["complete"], true);
+    let (err, report) = run_with_fault("==> signals", docker_on("prometheus", &["kill"]));
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
     assert!(!failed.is_empty(), "{err}");
@@ -124,11 +124,9 @@ fn prometheus_killed_during_signals_is_named_with_its_state_and_logs() {
 /// out its stage timeouts.
 #[test]
 fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
-    let (code, err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["pause"]));
-    assert_eq!(code, Some(1), "{err}");
+    let (err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["pause"]));
     let m = lost_message(&report, "alerts", &err);
     assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase") && m.contains("is paused"), "{m}");
-    assert_eq!(report["complete"], true);
 }
 
 /// Alertmanager is killed as the alert phase starts: the phase ends at once
@@ -136,9 +134,7 @@ fn alertmanager_paused_during_alerts_ends_the_phase_naming_it() {
 /// and last log lines, instead of each alert waiting out its stage timeouts.
 #[test]
 fn alertmanager_killed_during_alerts_ends_the_phase_naming_it() {
-    let (code, err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["kill"]));
-    assert_eq!(code, Some(1), "{err}");
-    assert_eq!(report["complete"], true);
+    let (err, report) = run_with_fault("==> alerts", docker_on("alertmanager", &["kill"]));
     let checks = report["checks"].as_array().unwrap();
     let m = lost_message(&report, "alerts", &err);
     assert!(m.starts_with("`alertmanager` stopped answering during the alerts phase"), "{m}");
@@ -156,9 +152,7 @@ const WITH_LOKI: [&str; 2] = ["--services", "app,prometheus,alertmanager,loki,pr
 /// not run, blocked by that one failure.
 #[test]
 fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
-    let (code, err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("loki", &["kill"]));
-    assert_eq!(code, Some(1), "{err}");
-    assert_eq!(report["complete"], true);
+    let (err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("loki", &["kill"]));
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
     let root = failed
@@ -177,30 +171,27 @@ fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
 /// lines): the watchdog ends the phase naming the paused container.
 #[test]
 fn upstream_promtail_paused_during_signals_is_named() {
-    let (code, err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("promtail", &["pause"]));
-    assert_eq!(code, Some(1), "{err}");
+    let (err, report) = run_with_fault_in(&WITH_LOKI, "==> signals", docker_on("promtail", &["pause"]));
     let m = lost_message(&report, "signals", &err);
     assert!(m.starts_with("`promtail` stopped answering during the signals phase") && m.contains("container `promtail`") && m.contains("is paused"), "{m}");
-    assert_eq!(report["complete"], true);
 }
 
 /// Prometheus is cut off from the run's network as the signals phase starts:
 /// it still runs, but nothing reaches it. The failure says so.
 #[test]
 fn prometheus_disconnected_from_the_network_is_named() {
-    let (code, err, report) = run_with_fault("==> signals", |owner| {
+    let (err, report) = run_with_fault("==> signals", |owner| {
         let id = container_of(owner, "prometheus");
         let net = docker(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", &id]);
         for n in net.split_whitespace() {
             docker(&["network", "disconnect", "-f", n, &id]);
         }
     });
-    assert_eq!(code, Some(1), "{err}");
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
     assert!(
         failed.iter().any(|c| c["message"].as_str().is_some_and(|m| m.contains("container `prometheus`") && m.contains("no longer attached to the run's network"))),
-        "{failed:#?}"
+        "{failed:#?}\n{err}"
     );
 }
 
@@ -211,9 +202,7 @@ fn prometheus_disconnected_from_the_network_is_named() {
 /// needs the scrape is blocked by it, and the run ends at once.
 #[test]
 fn app_answering_500_to_everything_is_named_with_its_logs() {
-    let (code, err, report) = run_with_fault("==> signals", docker_on("app", &["kill", "--signal", "USR1"]));
-    assert_eq!(code, Some(1), "{err}");
-    assert_eq!(report["complete"], true);
+    let (err, report) = run_with_fault("==> signals", docker_on("app", &["kill", "--signal", "USR1"]));
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
     let scrape = failed
