@@ -398,6 +398,8 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let raced = race(alerts_dog, async { futures::join!(ruler_static_fut, alerts_fut) }).await;
     let (((mut ruler_results, ruler_ready), ruler_took), (alert_out, leftover)) = match raced {
         Ok(r) => r,
+        // With `--skip-alerts` the phase that ended is the ruler's.
+        Err(lost) if opts.skip_alerts => (((vec![lost.verdict("ruler", t.elapsed(), &model, &mut targets)], false), t.elapsed()), (None, None)),
         Err(lost) => {
             let v = lost.verdict("alerts", t.elapsed(), &model, &mut targets);
             (((Vec::new(), false), Duration::ZERO), (Some((vec![v], t.elapsed())), None))
@@ -422,7 +424,10 @@ pub async fn check(opts: CheckOptions) -> i32 {
         match targets.url("app") {
             Some(app) => {
                 let traffic = CauseTraffic::start(Cause::ErrorBurst, app);
-                ruler_results.push(ruler_alert(&targets, &req.expect, req.timeout, t).await);
+                // Watched like every phase: a Loki that dies here ends the wait at once.
+                let dog = watchdog(stack.as_ref(), &targets);
+                let fired = race(dog, ruler_alert(&targets, &req.expect, req.timeout, t)).await;
+                ruler_results.push(fired.unwrap_or_else(|lost| lost.verdict("ruler", t.elapsed(), &model, &mut targets)));
                 traffic.stop().await;
             }
             None => ruler_results.push(CheckResult::new("ruler", &format!("ruler.{}", req.expect.alert), Verdict::NotRun { reason: "no app to write error lines".into() }, Duration::ZERO)),

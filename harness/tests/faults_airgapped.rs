@@ -167,6 +167,20 @@ fn upstream_loki_killed_during_signals_is_named_and_blocks_the_ruler() {
     }
 }
 
+/// Loki is killed as the ruler phase starts (`--skip-alerts`: the ruler on
+/// its own, loading its rules, then driving its own error burst until its
+/// log-based alert fires): the watchdog ends the phase at once
+/// (`ruler.backend_lost`), instead of the alert waiting out its 120 s.
+#[test]
+fn upstream_loki_killed_during_the_ruler_phase_ends_it_naming_loki() {
+    let extra = [&WITH_LOKI[..], &["--skip-alerts"]].concat();
+    let (err, report) = run_with_fault_in(&extra, "==> ruler", docker_on("loki", &["kill"]));
+    let m = lost_message(&report, "ruler", &err);
+    assert!(m.starts_with("`loki` stopped answering during the ruler phase") && m.contains("is exited (exit code 137") && m.contains("its last log lines:"), "{m}");
+    let failed: Vec<&str> = report["checks"].as_array().unwrap().iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(failed, ["ruler.backend_lost"], "one root cause: {err}");
+}
+
 /// Promtail is paused as the signals phase starts (it hangs; Loki gets no new
 /// lines): the watchdog ends the phase naming the paused container.
 #[test]
