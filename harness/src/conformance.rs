@@ -37,12 +37,12 @@ pub struct Targets {
 /// Where the state of the stack's troubled services, appended to a failure message, begins.
 pub(crate) const STACK_NOW_HEAD: &str = "\n(the stack now: ";
 
-/// What a failed check's dependents report: "blocked by `<check>`: <its message>".
 /// "blocked by `<the lint check of finding f>`: <its message>".
 fn blocked_by_finding(f: &crate::lint::Finding) -> String {
     format!("blocked by `lint.{} {}:{}`: {}", f.rule, f.file, f.line, f.message)
 }
 
+/// What a failed check's dependents report: "blocked by `<check>`: <its message>".
 fn blocked_by(r: &CheckResult) -> Option<String> {
     match &r.verdict {
         // The failure itself, without the container logs and states appended to it.

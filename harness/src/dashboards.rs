@@ -228,6 +228,11 @@ impl DashboardQuery {
     pub fn is_prometheus(&self) -> bool {
         self.datasource_type == "prometheus"
     }
+
+    /// The backend it is asked of directly: `prometheus` or `loki`.
+    pub fn backend(&self) -> &'static str {
+        if self.is_prometheus() { "prometheus" } else { "loki" }
+    }
 }
 
 /// Every Prometheus and Loki query of a stack's dashboards.
@@ -1012,12 +1017,7 @@ pub async fn live_queries_with_shapes(
     let step = inventory.options.interval();
     let job = inventory.options.app_job.as_str();
     let checks = inventory.queries.iter().flat_map(|q| {
-        let direct = if q.is_prometheus() {
-            "prometheus"
-        } else {
-            "loki"
-        };
-        [(q, direct), (q, "grafana")]
+        [(q, q.backend()), (q, "grafana")]
     });
     let runs = checks.map(|(q, via)| async move {
         let name = format!("dashboards.{via}.{}", q.id());

@@ -336,17 +336,15 @@ pub async fn check(opts: CheckOptions) -> i32 {
             // Queries wait for nothing when their backend (Prometheus, Loki) or
             // what feeds it (the app's scrape, Promtail's push) is known broken.
             let mut blocked = Vec::new();
-            let backend = |q: &crate::dashboards::DashboardQuery| if q.is_prometheus() { "prometheus" } else { "loki" };
-            let reason_of = |q: &crate::dashboards::DashboardQuery| {
-                let feed = targets.blocked.get(if q.is_prometheus() { "app-scrape" } else { "promtail-loki" });
-                targets.blocked.get(backend(q)).or(feed).cloned()
-            };
-            let (held, rest): (Vec<_>, Vec<_>) = inventory.queries.into_iter().partition(|q| reason_of(q).is_some());
-            inventory.queries = rest;
-            for q in held {
-                let reason = reason_of(&q).unwrap_or_default();
-                for via in [backend(&q), "grafana"] {
-                    blocked.push(CheckResult::new("dashboards", &format!("dashboards.{via}.{}", q.id()), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
+            for q in std::mem::take(&mut inventory.queries) {
+                let feed = if q.is_prometheus() { "app-scrape" } else { "promtail-loki" };
+                match targets.blocked.get(q.backend()).or(targets.blocked.get(feed)) {
+                    Some(reason) => {
+                        for via in [q.backend(), "grafana"] {
+                            blocked.push(CheckResult::new("dashboards", &format!("dashboards.{via}.{}", q.id()), Verdict::NotRun { reason: reason.clone() }, Duration::ZERO));
+                        }
+                    }
+                    None => inventory.queries.push(q),
                 }
             }
             let dog = watchdog(stack.as_ref(), &targets);
