@@ -49,9 +49,9 @@ use crate::backends::prometheus::QueryResult;
 use crate::backends::{BackendError, GrafanaClient, LokiClient, PrometheusClient};
 use crate::checks::{CheckResult, Verdict};
 use crate::eventually::{Eventually, Poll};
-use crate::lint::compose::ComposeModel;
+use crate::read::compose::ComposeModel;
 use crate::lint::dashboards::{self as lintdash, Lang};
-use crate::lint::model::Datasource;
+use crate::read::configs::Datasource;
 use crate::lint::{Catalogue, LintError, logql, promql};
 
 /// The phase of every check here.

@@ -23,6 +23,7 @@ pub mod dashboards;
 pub mod eventually;
 pub mod images;
 pub mod lint;
+pub mod read;
 pub mod model;
 pub mod profile;
 pub mod redact;

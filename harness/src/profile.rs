@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::alerts::Cause;
 
 /// The compose label that marks the service under test.
-pub const ROLE_LABEL: &str = "obs-harness.role";
+pub use crate::model::kinds::app::ROLE_LABEL;
 /// The override file's name, beside the compose file.
 pub const OVERRIDE_FILE: &str = "obs-harness.yaml";
 

@@ -101,8 +101,7 @@ impl Redactor {
 
     /// The secrets of the stack in `stack_dir` (patterns only when it cannot be read).
     pub fn for_stack(stack_dir: &Path, compose_files: &[std::path::PathBuf]) -> Self {
-        let mut scratch = crate::lint::Report::default();
-        crate::lint::load(stack_dir, compose_files, &mut scratch).map(|st| Self::of_stack(&st)).unwrap_or_default()
+        crate::read::load(stack_dir, &crate::read::compose::ComposeInput::files(compose_files.iter().cloned())).map(|st| Self::of_stack(&st)).unwrap_or_default()
     }
 
     /// The secrets of a loaded stack (see the module doc).

@@ -15,9 +15,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 /// The compose service name Alertmanager's config points at.
-pub const SERVICE: &str = "harness-webhook";
+pub const SERVICE: &str = crate::model::WEBHOOK_SERVICE;
 /// The port and path of the receiver.
-pub const PORT: u16 = 9099;
+pub const PORT: u16 = crate::model::WEBHOOK_PORT;
 pub const PATH: &str = "/alerts";
 
 type Received = Arc<Mutex<Vec<serde_json::Value>>>;

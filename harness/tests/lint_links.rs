@@ -11,7 +11,7 @@ use obs_harness::model::{Proto, StackModel};
 use std::path::Path;
 
 fn opts() -> LintOptions {
-    LintOptions { profile: Profile::Dev, catalogue: None, external: false, compose_files: vec![], images: Default::default() }
+    LintOptions { profile: Profile::Dev, catalogue: None, external: false, ..Default::default() }
 }
 
 

@@ -1,4 +1,4 @@
-//! `obs-harness lint --profile prod`: one minimal stack per rule, the bundled stack
+//! `obs-harness lint --rules prod`: one minimal stack per rule, the bundled stack
 //! (snapshot), the secure override, and compose-file merging.
 
 use clap::Parser;
@@ -21,6 +21,7 @@ fn prod() -> LintOptions {
         external: false,
         compose_files: vec![],
         images: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -414,7 +415,7 @@ fn each_rule_fires_alone_on_a_minimal_stack() {
         )
         .unwrap();
         if !dev.with_rule(c.rule).is_empty() {
-            failures.push(format!("{}: {} fired under --profile dev", c.name, c.rule));
+            failures.push(format!("{}: {} fired under --rules dev", c.name, c.rule));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -750,41 +751,44 @@ struct Cli {
 
 #[test]
 fn cli_takes_repeated_compose_files_and_the_prod_profile() {
+    // `--rules` picks the rule set; `--profile` is compose's, as on every command.
     let cli = Cli::try_parse_from([
         "lint",
         "stack",
-        "--profile",
+        "--rules",
         "prod",
+        "--profile",
+        "debug",
         "-f",
         "stack/docker-compose.yml",
         "--compose-file",
         "stack/docker-compose.secure.yml",
+        "--env-file",
+        "stack/.env.ci",
     ])
     .unwrap();
     assert_eq!(cli.lint.profile, Profile::Prod);
     assert_eq!(
-        cli.lint.compose_files,
+        cli.lint.compose.compose_files,
         [
             PathBuf::from("stack/docker-compose.yml"),
             PathBuf::from("stack/docker-compose.secure.yml")
         ]
     );
+    assert_eq!(cli.lint.compose.profiles, ["debug"]);
+    assert_eq!(cli.lint.compose.env_files, [PathBuf::from("stack/.env.ci")]);
     let cli = Cli::try_parse_from(["lint"]).unwrap();
     assert_eq!(cli.lint.profile, Profile::Dev);
-    assert!(cli.lint.compose_files.is_empty());
+    assert!(cli.lint.compose.compose_files.is_empty());
 
     // Relative names that do not exist from the current directory resolve in the stack dir.
+    let mut lint = Cli::try_parse_from(["lint", "--rules", "prod", "--format", "json"]).unwrap().lint;
+    lint.compose.compose_files = vec!["docker-compose.yml".into(), "docker-compose.secure.yml".into()];
     let args = LintArgs {
         stack_dir: stack_dir(),
-        compose_files: vec![
-            "docker-compose.yml".into(),
-            "docker-compose.secure.yml".into(),
-        ],
         catalogue: Some(root().join("fixtures/catalogue/reference-app.prom")),
         no_external: true,
-        ..Cli::try_parse_from(["lint", "--profile", "prod", "--format", "json"])
-            .unwrap()
-            .lint
+        ..lint
     };
     assert_eq!(lint::lint_main(args), 1);
 }

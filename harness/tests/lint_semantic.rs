@@ -17,6 +17,7 @@ fn opts(catalogue: bool) -> LintOptions {
         external: false,
         compose_files: vec![],
         images: Default::default(),
+        ..Default::default()
     }
 }
 

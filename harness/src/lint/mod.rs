@@ -16,7 +16,7 @@
 //!    - `config-not-mounted`: the `--config.file`/`-config.file`/`--config` path in a
 //!      service's command is not covered by any of its mounts;
 //!    - `dashboard-provider-path-not-mounted`: a Grafana dashboard provider `path` is
-//!      not a mounted folder;
+//!      not a mounted folder and no dashboard file is mounted under it;
 //!    - `dashboard-datasource-unknown`: a dashboard uses a datasource uid/name that is
 //!      not provisioned; `datasource-link-unknown`: a provisioned datasource links
 //!      (exemplars, derived fields) to an unprovisioned uid;
@@ -66,12 +66,9 @@
 
 pub mod catalogue;
 pub mod compat;
-pub mod compose;
 pub mod dashboards;
 pub mod external;
-pub mod locate;
 pub mod logql;
-pub mod model;
 pub mod prod;
 pub mod profile;
 pub mod promql;
@@ -82,9 +79,15 @@ pub mod validators;
 pub use catalogue::Catalogue;
 pub use report::{Finding, RanCheck, Report, Severity, SkippedCheck, Timings};
 
-use compose::{ComposeModel, normalise};
+// The reading layer, under the gate: the gate judges what it reads.
+pub use crate::read::configs as model;
+pub use crate::read::ReadError as LintError;
+pub use crate::read::{compose, locate};
+pub(crate) use crate::read::{Doc, Stack, parse_yaml};
+pub use crate::read::main_compose_file;
+
+use compose::{ComposeInput, ComposeModel};
 use model::*;
-use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -112,206 +115,13 @@ pub struct LintOptions {
     /// stack dir's main compose file. Relative paths: against the current directory
     /// when the file exists there, else against the stack dir.
     pub compose_files: Vec<PathBuf>,
+    /// `--env-file`s for interpolation (empty: the stack dir's `.env`).
+    pub env_files: Vec<PathBuf>,
+    /// Compose profiles to enable (`--profile`).
+    pub compose_profiles: Vec<String>,
     /// Image per service for the services' own validators (`--image`), over
     /// `OBS_IMAGE_<SERVICE>` and the compose file.
     pub images: std::collections::BTreeMap<String, String>,
-}
-
-/// Input the gate cannot read: exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum LintError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}:{col}: invalid YAML: {message}", path.display())]
-    Yaml {
-        path: PathBuf,
-        line: usize,
-        col: usize,
-        message: String,
-    },
-    #[error("{}:{line}:{col}: invalid JSON: {message}", path.display())]
-    Json {
-        path: PathBuf,
-        line: usize,
-        col: usize,
-        message: String,
-    },
-    #[error("{}: no compose file (docker-compose.yml, docker-compose.yaml, compose.yml, compose.yaml)", dir.display())]
-    NoCompose { dir: PathBuf },
-    #[error("{}: invalid metric catalogue: {message}", path.display())]
-    Catalogue { path: PathBuf, message: String },
-}
-
-impl LintError {
-    pub fn exit_code(&self) -> i32 {
-        2
-    }
-}
-
-pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LintError> {
-    if let Some((line, col)) = flow_too_deep(text) {
-        return Err(LintError::Yaml {
-            path: path.to_owned(),
-            line,
-            col,
-            message: format!("flow collections (`[`, `{{`) nested more than {MAX_FLOW_DEPTH} levels deep"),
-        });
-    }
-    serde_yaml::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        LintError::Yaml {
-            path: path.to_owned(),
-            line,
-            col,
-            message: e.to_string(),
-        }
-    })
-}
-
-/// Deepest `[`/`{` nesting [`parse_yaml`] hands to serde_yaml (whose own recursion
-/// limit is 128): libyaml's scanner is quadratic in flow depth, so 50,000 `{a: ` took
-/// 30 s to be refused (found by tests/hostile_inputs.rs).
-pub(crate) const MAX_FLOW_DEPTH: usize = 128;
-
-/// Line and column (1-based) where YAML flow collections nest deeper than
-/// [`MAX_FLOW_DEPTH`], by a linear scan: quotes, comments and block scalars are
-/// skipped, and a `[`/`{` in block context counts only where a value starts (so
-/// `expr: up{job="x"}` is a plain scalar). Anything it misreads still goes to serde_yaml.
-fn flow_too_deep(text: &str) -> Option<(usize, usize)> {
-    let (mut depth, mut quote, mut block_scalar) = (0usize, None::<u8>, None::<usize>);
-    for (ln, line) in text.lines().enumerate() {
-        let b = line.as_bytes();
-        let indent = b.iter().take_while(|c| **c == b' ').count();
-        if let Some(t) = block_scalar {
-            if indent > t || line.trim().is_empty() {
-                continue;
-            }
-            block_scalar = None;
-        }
-        let mut value_start = depth > 0 || quote.is_none();
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            let next = b.get(i + 1).copied();
-            if let Some(q) = quote {
-                if q == b'"' && c == b'\\' {
-                    i += 1;
-                } else if c == q && q == b'\'' && next == Some(b'\'') {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
-                    value_start = false;
-                }
-                i += 1;
-                continue;
-            }
-            let spaced = |n: Option<u8>| n.is_none_or(|n| n == b' ' || n == b'\t');
-            if c == b'#' && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') {
-                break;
-            }
-            if c == b' ' || c == b'\t' {
-                i += 1;
-                continue;
-            }
-            match (depth, c) {
-                (_, b'[' | b'{') if depth > 0 || value_start => {
-                    depth += 1;
-                    if depth > MAX_FLOW_DEPTH {
-                        return Some((ln + 1, line[..i].chars().count() + 1));
-                    }
-                    value_start = true;
-                }
-                (1.., b']' | b'}') => {
-                    depth -= 1;
-                    value_start = false;
-                }
-                (1.., b',') => value_start = true,
-                (_, b'"' | b'\'') if value_start => quote = Some(c),
-                (_, b':') if depth > 0 || spaced(next) => value_start = true,
-                (0, b'-' | b'?') if value_start && spaced(next) => {}
-                (_, b'&' | b'!') if value_start => {
-                    while i < b.len() && b[i] != b' ' {
-                        i += 1;
-                    }
-                    continue;
-                }
-                (0, b'|' | b'>') if value_start => {
-                    block_scalar = Some(indent);
-                    break;
-                }
-                _ => value_start = false,
-            }
-            i += 1;
-        }
-    }
-    None
-}
-
-pub(crate) fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LintError> {
-    serde_json::from_str(text).map_err(|e| LintError::Json {
-        path: path.to_owned(),
-        line: e.line(),
-        col: e.column(),
-        message: e.to_string(),
-    })
-}
-
-fn read(path: &Path) -> Result<String, LintError> {
-    std::fs::read_to_string(path).map_err(|e| LintError::Io {
-        path: path.to_owned(),
-        source: e,
-    })
-}
-
-/// A config file found through the compose mounts (or the conventional path).
-pub(crate) struct Comp<T> {
-    pub(crate) rel: String,
-    pub(crate) host: PathBuf,
-    pub(crate) text: String,
-    pub(crate) cfg: T,
-    pub(crate) svc: Option<String>,
-}
-
-pub(crate) struct Doc<T> {
-    pub(crate) rel: String,
-    pub(crate) text: String,
-    pub(crate) doc: T,
-}
-
-pub(crate) struct Stack {
-    pub(crate) dir: PathBuf,
-    pub(crate) compose: ComposeModel,
-    pub(crate) prom: Option<Comp<PrometheusConfig>>,
-    pub(crate) alertmanager: Option<Comp<AlertmanagerFile>>,
-    pub(crate) collector: Option<Comp<CollectorConfig>>,
-    pub(crate) promtail: Option<Comp<PromtailConfig>>,
-    pub(crate) loki: Option<Comp<LokiConfig>>,
-    pub(crate) grafana_svc: Option<String>,
-    pub(crate) datasources: Vec<Doc<DatasourcesFile>>,
-    pub(crate) providers: Vec<Doc<DashboardProvidersFile>>,
-    pub(crate) dashboards: Vec<Doc<serde_json::Value>>,
-    /// Prometheus rule files with the host path (for promtool).
-    pub(crate) prom_rules: Vec<(Doc<serde_yaml::Value>, PathBuf)>,
-    /// rule_files entries mapped to host paths/globs (for the promtool temp copy).
-    pub(crate) prom_rule_globs: Vec<String>,
-    pub(crate) prom_tests: Vec<(String, PathBuf)>,
-    pub(crate) loki_rules: Vec<Doc<serde_yaml::Value>>,
-}
-
-impl Stack {
-    pub(crate) fn rel(&self, p: &Path) -> String {
-        let p = normalise(p);
-        match p.strip_prefix(&self.dir) {
-            Ok(r) => r.to_string_lossy().replace('\\', "/"),
-            Err(_) => p.display().to_string(),
-        }
-    }
 }
 
 fn finding(file: &str, line: usize, rule: &str, message: String, hint: Option<String>) -> Finding {
@@ -330,7 +140,9 @@ fn finding(file: &str, line: usize, rule: &str, message: String, hint: Option<St
 pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
     let mut report = Report::default();
     let t0 = Instant::now();
-    let stack = load(stack_dir, &opts.compose_files, &mut report)?;
+    let input = ComposeInput { files: opts.compose_files.clone(), env_files: opts.env_files.clone(), profiles: opts.compose_profiles.clone() };
+    let mut stack = crate::read::load(stack_dir, &input)?;
+    report.add_read_notes(std::mem::take(&mut stack.notes));
     // `--catalogue FILE` > `<stack_dir>/catalogue.prom` > the built-in one (reference app) > none.
     let reference_app = || Ok(stack.compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")));
     let catalogue = catalogue_lookup(stack_dir, opts.catalogue.as_deref(), reference_app)?.map(|(c, _)| c.with_scrape_labels());
@@ -390,8 +202,7 @@ pub const CATALOGUE_FILE: &str = "catalogue.prom";
 /// `app.catalogue_current`.
 pub fn catalogue_for(stack_dir: &Path, explicit: Option<&Path>) -> Result<Option<(Catalogue, String)>, LintError> {
     catalogue_lookup(stack_dir, explicit, || {
-        let file = main_compose_file(stack_dir).ok_or_else(|| LintError::NoCompose { dir: stack_dir.to_owned() })?;
-        let compose = ComposeModel::load(stack_dir, file)?;
+        let compose = ComposeModel::load_project(stack_dir, &ComposeInput::default())?;
         Ok(compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")))
     })
 }
@@ -403,7 +214,7 @@ fn catalogue_lookup(
     reference_app: impl FnOnce() -> Result<bool, LintError>,
 ) -> Result<Option<(Catalogue, String)>, LintError> {
     let from_file = |p: &Path| -> Result<Option<(Catalogue, String)>, LintError> {
-        let text = read(p)?;
+        let text = crate::read::read(p)?;
         let c = Catalogue::parse_exposition(&text).map_err(|m| LintError::Catalogue { path: p.to_owned(), message: m })?;
         Ok(Some((c, p.display().to_string())))
     };
@@ -426,8 +237,7 @@ fn catalogue_lookup(
 /// way the gate finds them (providers' paths mapped through the compose
 /// mounts): `(datasources, [(file relative to the stack dir, dashboard JSON)])`.
 pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, serde_json::Value)>), LintError> {
-    let mut scratch = Report::default();
-    let st = load(stack_dir, &[], &mut scratch)?;
+    let st = crate::read::load(stack_dir, &ComposeInput::default())?;
     let datasources = st.datasources.iter().flat_map(|d| d.doc.datasources.iter().cloned()).collect();
     Ok((datasources, st.dashboards.into_iter().map(|d| (d.rel, d.doc)).collect()))
 }
@@ -435,364 +245,18 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, se
 /// The [`crate::profile::StackProfile`] of the stack in `stack_dir` (with
 /// `obs-harness.yaml` beside the compose file applied, if present).
 pub fn stack_profile(stack_dir: &Path, compose_files: &[PathBuf]) -> Result<crate::profile::StackProfile, LintError> {
-    let mut scratch = Report::default();
-    let st = load(stack_dir, compose_files, &mut scratch)?;
+    stack_profile_of(stack_dir, &ComposeInput::files(compose_files.iter().cloned()))
+}
+
+/// [`stack_profile`] of the compose project `input` describes.
+pub fn stack_profile_of(stack_dir: &Path, input: &ComposeInput) -> Result<crate::profile::StackProfile, LintError> {
+    let st = crate::read::load(stack_dir, input)?;
     let file = st.dir.join(crate::profile::OVERRIDE_FILE);
     let overrides = match std::fs::read_to_string(&file) {
         Ok(text) => Some((file.clone(), parse_yaml::<crate::profile::Overrides>(&file, &text)?)),
         Err(_) => None,
     };
     Ok(profile::derive(&st, overrides))
-}
-
-/// The compose file a stack directory holds, by Compose's own file names.
-pub fn main_compose_file(dir: &Path) -> Option<&'static str> {
-    ["docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"].into_iter().find(|f| dir.join(f).is_file())
-}
-
-// ------------------------------------------------------------------ parse phase
-
-pub(crate) fn load(
-    stack_dir: &Path,
-    compose_files: &[PathBuf],
-    report: &mut Report,
-) -> Result<Stack, LintError> {
-    let abs = |p: &Path| normalise(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
-    let dir = abs(stack_dir);
-    let files: Vec<PathBuf> = if compose_files.is_empty() {
-        vec![dir.join(main_compose_file(&dir).ok_or_else(|| LintError::NoCompose { dir: stack_dir.to_owned() })?)]
-    } else {
-        compose_files
-            .iter()
-            .map(|f| {
-                if f.is_absolute() || f.is_file() {
-                    abs(f)
-                } else {
-                    normalise(&dir.join(f))
-                }
-            })
-            .collect()
-    };
-    let compose = ComposeModel::load_files(&dir, &files)?;
-    let mut st = Stack {
-        dir: dir.clone(),
-        compose,
-        prom: None,
-        alertmanager: None,
-        collector: None,
-        promtail: None,
-        loki: None,
-        grafana_svc: None,
-        datasources: vec![],
-        providers: vec![],
-        dashboards: vec![],
-        prom_rules: vec![],
-        prom_rule_globs: vec![],
-        prom_tests: vec![],
-        loki_rules: vec![],
-    };
-
-    // Mount sources and config flags.
-    for svc in &st.compose.services {
-        for m in &svc.mounts {
-            if let (true, Some(h)) = (m.relative, &m.host)
-                && !h.exists()
-            {
-                report.findings.push(finding(
-                    &m.origin.file,
-                    m.origin.line,
-                    "mount-source-missing",
-                    format!(
-                        "service `{}` mounts `{}`, which does not exist",
-                        svc.name, m.source
-                    ),
-                    Some(format!("create {} or fix the volume entry", m.source)),
-                ));
-            }
-        }
-        if let Some(flag) = svc.config_flag()
-            && !svc.is_mounted(&flag)
-        {
-            let (file, line) = match &svc.command_origin {
-                Some(o) => (
-                    o.file.clone(),
-                    compose::line_in_service(st.compose.text_of(&o.file), &svc.name, |l| {
-                        l.contains(flag.as_str())
-                    }),
-                ),
-                None => (svc.origin.file.clone(), svc.origin.line),
-            };
-            report.findings.push(finding(
-                &file,
-                line,
-                "config-not-mounted",
-                format!(
-                    "service `{}` reads its config from `{flag}`, but no volume is mounted there",
-                    svc.name
-                ),
-                Some(format!("add a volume like `./<dir>/<file>:{flag}:ro`")),
-            ));
-        }
-    }
-
-    st.prom = component(&st, "prom/prometheus", "prometheus/prometheus.yml")?;
-    st.alertmanager = component(&st, "prom/alertmanager", "alertmanager/alertmanager.yml")?;
-    st.collector = component(&st, "opentelemetry-collector", "otel-collector/config.yaml")?;
-    st.promtail = component(&st, "grafana/promtail", "promtail/config.yaml")?;
-    st.loki = component(&st, "grafana/loki", "loki/config.yaml")?;
-
-    // Grafana provisioning.
-    let grafana = st.compose.by_image("grafana/grafana").cloned();
-    st.grafana_svc = grafana.as_ref().map(|s| s.name.clone());
-    let prov = grafana
-        .as_ref()
-        .and_then(|g| g.host_path("/etc/grafana/provisioning"))
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| dir.join("grafana/provisioning"));
-    for f in yaml_files(&prov.join("datasources")) {
-        let text = read(&f)?;
-        let doc = parse_yaml(&f, &text)?;
-        st.datasources.push(Doc {
-            rel: st.rel(&f),
-            text,
-            doc,
-        });
-    }
-    for f in yaml_files(&prov.join("dashboards")) {
-        let text = read(&f)?;
-        let doc = parse_yaml(&f, &text)?;
-        st.providers.push(Doc {
-            rel: st.rel(&f),
-            text,
-            doc,
-        });
-    }
-    let mut dash_dirs: Vec<PathBuf> = Vec::new();
-    for p in &st.providers {
-        for pr in &p.doc.providers {
-            if let (Some(path), Some(g)) = (&pr.options.path, &grafana)
-                && let Some(h) = g.host_path(path).filter(|h| h.is_dir())
-            {
-                dash_dirs.push(h);
-            }
-        }
-    }
-    if dash_dirs.is_empty() && dir.join("grafana/dashboards").is_dir() {
-        dash_dirs.push(dir.join("grafana/dashboards"));
-    }
-    dash_dirs.sort();
-    dash_dirs.dedup();
-    for d in dash_dirs {
-        for f in files_with(&d, &["json"], true) {
-            let text = read(&f)?;
-            let doc = parse_json(&f, &text)?;
-            st.dashboards.push(Doc {
-                rel: st.rel(&f),
-                text,
-                doc,
-            });
-        }
-    }
-
-    // Prometheus rule files.
-    if let Some(p) = &st.prom {
-        let svc = p
-            .svc
-            .as_deref()
-            .and_then(|s| st.compose.service(s))
-            .cloned();
-        let cfg_dir = svc
-            .as_ref()
-            .and_then(|s| s.config_flag())
-            .and_then(|f| {
-                Path::new(&f)
-                    .parent()
-                    .map(|p| p.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "/etc/prometheus".into());
-        let mut globs = Vec::new();
-        let mut files = Vec::new();
-        for entry in &p.cfg.rule_files {
-            let container = if entry.starts_with('/') {
-                entry.clone()
-            } else {
-                format!("{cfg_dir}/{entry}")
-            };
-            let host = match &svc {
-                Some(s) => s.host_path(&container),
-                None => Some(p.host.parent().unwrap_or(&dir).join(entry)),
-            };
-            let line = locate::line_of(&p.text, entry);
-            let Some(host) = host else {
-                report.findings.push(finding(
-                    &p.rel,
-                    line,
-                    "rule-file-missing",
-                    format!("rule file `{entry}` is not under any volume mounted into `{}`", p.svc.as_deref().unwrap_or("prometheus")),
-                    Some("mount the rules directory, e.g. `./prometheus/rules:/etc/prometheus/rules:ro`".into()),
-                ));
-                continue;
-            };
-            let matched = glob(&host);
-            if matched.is_empty() {
-                report.findings.push(finding(
-                    &p.rel,
-                    line,
-                    "rule-file-missing",
-                    format!(
-                        "rule file `{entry}` (host `{}`) matches no file",
-                        st.rel(&host)
-                    ),
-                    None,
-                ));
-            }
-            globs.push(host.to_string_lossy().into_owned());
-            files.extend(matched);
-        }
-        files.sort();
-        files.dedup();
-        for f in files {
-            let text = read(&f)?;
-            let doc = parse_yaml(&f, &text)?;
-            st.prom_rules.push((
-                Doc {
-                    rel: st.rel(&f),
-                    text,
-                    doc,
-                },
-                f,
-            ));
-        }
-        st.prom_rule_globs = globs;
-        if let Some(pdir) = p.host.parent() {
-            for f in yaml_files(&pdir.join("tests")) {
-                st.prom_tests.push((st.rel(&f), f));
-            }
-        }
-    }
-
-    // Loki ruler rules: <directory>/<tenant>/*.yml.
-    if let Some(l) = &st.loki {
-        let container = l
-            .cfg
-            .ruler
-            .as_ref()
-            .and_then(|r| r.storage.as_ref())
-            .and_then(|s| s.local.as_ref())
-            .and_then(|l| l.directory.clone());
-        let svc = l.svc.as_deref().and_then(|s| st.compose.service(s));
-        let host = container
-            .and_then(|c| svc.and_then(|s| s.host_path(&c)))
-            .filter(|h| h.is_dir())
-            .or_else(|| Some(dir.join("loki/rules")).filter(|h| h.is_dir()));
-        if let Some(h) = host {
-            for f in files_with(&h, &["yml", "yaml"], true) {
-                let text = read(&f)?;
-                let doc = parse_yaml(&f, &text)?;
-                st.loki_rules.push(Doc {
-                    rel: st.rel(&f),
-                    text,
-                    doc,
-                });
-            }
-        }
-    }
-    Ok(st)
-}
-
-fn component<T: DeserializeOwned>(
-    st: &Stack,
-    frag: &str,
-    fallback: &str,
-) -> Result<Option<Comp<T>>, LintError> {
-    let svc = st.compose.by_image(frag);
-    let mounted = svc
-        .and_then(|s| s.config_flag().and_then(|f| s.host_path(&f)))
-        .filter(|h| h.is_file());
-    let host = match mounted {
-        Some(h) => h,
-        None => {
-            let f = st.dir.join(fallback);
-            if !f.is_file() {
-                return Ok(None);
-            }
-            f
-        }
-    };
-    let text = read(&host)?;
-    let cfg = parse_yaml(&host, &text)?;
-    Ok(Some(Comp {
-        rel: st.rel(&host),
-        host,
-        text,
-        cfg,
-        svc: svc.map(|s| s.name.clone()),
-    }))
-}
-
-fn files_with(dir: &Path, exts: &[&str], recursive: bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if recursive {
-                out.extend(files_with(&p, exts, true));
-            }
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| exts.contains(&e))
-        {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    files_with(dir, &["yml", "yaml"], false)
-}
-
-/// Files matching a path whose last component may contain `*`/`?`.
-fn glob(p: &Path) -> Vec<PathBuf> {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !name.contains(['*', '?']) {
-        return if p.is_file() {
-            vec![p.to_owned()]
-        } else {
-            vec![]
-        };
-    }
-    let re = format!(
-        "^{}$",
-        regex::escape(&name)
-            .replace("\\*", ".*")
-            .replace("\\?", ".")
-    );
-    let Ok(re) = regex::Regex::new(&re) else {
-        return vec![];
-    };
-    let dir = p.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|f| {
-            f.is_file()
-                && f.file_name()
-                    .is_some_and(|n| re.is_match(&n.to_string_lossy()))
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 // ------------------------------------------------------------------ cross-refs
@@ -885,8 +349,10 @@ fn cross_refs(st: &Stack, report: &mut Report) {
             let Some(path) = &pr.options.path else {
                 continue;
             };
+            // A mounted folder, or dashboard files mounted one by one under the path.
             let host = grafana.and_then(|g| g.host_path(path));
-            if !host.as_ref().is_some_and(|h| h.is_dir()) {
+            let seen = grafana.is_some_and(|g| !crate::read::visible_files(g, path, &["json"], true).is_empty());
+            if !seen && !host.as_ref().is_some_and(|h| h.is_dir()) {
                 report.findings.push(finding(
                     &p.rel,
                     locate::line_of(&p.text, path),
@@ -1282,8 +748,8 @@ pub struct LintArgs {
     /// Record one with `obs-harness catalogue record --from URL -o <STACK_DIR>/catalogue.prom`.
     #[arg(long, value_name = "FILE")]
     pub catalogue: Option<PathBuf>,
-    /// Rule profile.
-    #[arg(long, value_enum, default_value_t = Profile::Dev)]
+    /// Rule set: `prod` adds the production-readiness rules (`--profile` is compose's)
+    #[arg(long = "rules", value_enum, default_value_t = Profile::Dev)]
     pub profile: Profile,
     /// Do not run promtool/amtool or the services' own validators (they are reported as skipped).
     #[arg(long)]
@@ -1294,10 +760,8 @@ pub struct LintArgs {
     /// Example: --image loki=registry.example/loki:3.7.8
     #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = crate::images::parse_service_image)]
     pub images: Vec<(String, String)>,
-    /// Compose file to read; repeat to merge overrides in order, as
-    /// `docker compose -f a -f b` does (default: <STACK_DIR>/docker-compose.yml).
-    #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
-    pub compose_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub compose: crate::read::compose::project::ComposeArgs,
 }
 
 /// Runs the gate, prints the report, returns the exit code (0 clean, 1 findings, 2 unreadable input).
@@ -1315,7 +779,9 @@ pub fn lint_main(args: LintArgs) -> i32 {
         profile: args.profile,
         catalogue: args.catalogue.clone(),
         external: !args.no_external,
-        compose_files: args.compose_files.clone(),
+        compose_files: args.compose.compose_files.clone(),
+        env_files: args.compose.env_files.clone(),
+        compose_profiles: args.compose.profiles.clone(),
         images: args.images.iter().cloned().collect(),
     };
     match lint(&args.stack_dir, &opts) {

@@ -9,6 +9,9 @@ use std::time::Duration;
 pub enum Severity {
     Error,
     Warning,
+    /// What the gate could not judge or chose not to (a config the image carries, a
+    /// variable compose leaves empty): reported, never failing.
+    Info,
 }
 
 impl Severity {
@@ -16,6 +19,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         }
     }
 }
@@ -77,12 +81,36 @@ fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub findings: Vec<Finding>,
+    /// Warnings and info from reading the stack that do not fail the gate ([`Report::add_read_notes`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Finding>,
     pub skipped: Vec<SkippedCheck>,
     pub ran: Vec<RanCheck>,
     pub timings: Timings,
 }
 
+impl From<crate::read::Note> for Finding {
+    fn from(n: crate::read::Note) -> Self {
+        let severity = match n.level {
+            crate::read::Level::Error => Severity::Error,
+            crate::read::Level::Warning => Severity::Warning,
+            crate::read::Level::Info => Severity::Info,
+        };
+        Finding { file: n.file, line: n.line, col: None, severity, rule: n.rule.to_owned(), message: n.message, hint: n.hint }
+    }
+}
+
 impl Report {
+    /// Adds what reading noticed: errors are findings; warnings and info are notes,
+    /// reported but not failing the gate (compose itself only warns of them).
+    pub fn add_read_notes(&mut self, notes: Vec<crate::read::Note>) {
+        for n in notes {
+            let error = n.level == crate::read::Level::Error;
+            let f = Finding::from(n);
+            if error { self.findings.push(f) } else { self.notes.push(f) }
+        }
+    }
+
     /// True when there is no finding at all (skipped checks do not count as findings).
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty()
@@ -100,6 +128,8 @@ impl Report {
 
     /// Sorts findings by file, line, rule (stable output).
     pub(crate) fn sort(&mut self) {
+        self.notes.sort_by(|a, b| (&a.file, a.line, &a.rule, &a.message).cmp(&(&b.file, b.line, &b.rule, &b.message)));
+        self.notes.dedup();
         self.findings.sort_by(|a, b| {
             (&a.file, a.line, a.col, &a.rule, &a.message)
                 .cmp(&(&b.file, b.line, b.col, &b.rule, &b.message))
@@ -129,6 +159,13 @@ impl Report {
                 out.push_str(" (hint: ");
                 out.push_str(&one_line(h));
                 out.push(')');
+            }
+            out.push('\n');
+        }
+        for f in &self.notes {
+            out.push_str(&format!("{}:{} {} {} {}", f.file, f.line, f.severity.as_str(), f.rule, one_line(&f.message)));
+            if let Some(h) = &f.hint {
+                out.push_str(&format!(" (hint: {})", one_line(h)));
             }
             out.push('\n');
         }

@@ -13,7 +13,7 @@
 //! | `collector-no-trace-store` | no traces pipeline of the collector exports to a trace store Grafana reads |
 
 use super::{Link, Listener, Node, Proto, StackModel};
-use crate::lint::compose::Origin;
+use crate::read::compose::Origin;
 use crate::lint::{Finding, Severity};
 
 /// A finding of a link, with its own location and, in the message, the other end's.
@@ -126,9 +126,8 @@ fn trace_store(model: &StackModel) -> Vec<Finding> {
     if !fed {
         return out;
     }
-    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(&c.text) else { return out };
-    let doc = super::ConfigDoc { rel: c.rel.clone(), text: c.text.clone(), value };
-    let pipelines = super::kinds::collector::pipeline_exporters(&doc, "traces");
+    let Some(doc) = model.stack.configs.get(&node.name) else { return out };
+    let pipelines = super::kinds::collector::pipeline_exporters(doc, "traces");
     let reaches = |exporter: &str| {
         model.links.iter().any(|l| l.from == node.name && l.what == format!("export {exporter}") && l.to.as_deref().is_some_and(|t| stores.contains(&t)))
     };
@@ -136,8 +135,8 @@ fn trace_store(model: &StackModel) -> Vec<Finding> {
         return out;
     }
     let at = match pipelines.first() {
-        Some((name, _)) => Origin { file: c.rel.clone(), line: crate::lint::locate::line_of(&c.text, &format!("{name}:")) },
-        None => Origin { file: c.rel.clone(), line: crate::lint::locate::line_of(&c.text, "pipelines:") },
+        Some((name, _)) => Origin { file: c.rel.clone(), line: crate::read::locate::line_of(&c.text, &format!("{name}:")) },
+        None => Origin { file: c.rel.clone(), line: crate::read::locate::line_of(&c.text, "pipelines:") },
     };
     let exporters: Vec<String> = pipelines.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
     out.push(finding(

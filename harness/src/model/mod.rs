@@ -19,10 +19,17 @@ pub mod graph;
 pub mod kinds;
 pub mod links;
 
-use crate::lint::compose::{Origin, ServiceInfo};
-use crate::lint::{LintError, Stack};
+use crate::read::compose::{ComposeInput, Origin, ServiceInfo};
+use crate::read::{ReadError, Stack};
+
+pub use crate::read::ConfigDoc;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+/// The harness's own Alertmanager webhook receiver: a node of the run, not of the compose file.
+pub const WEBHOOK_SERVICE: &str = "harness-webhook";
+/// The port it listens on.
+pub const WEBHOOK_PORT: u16 = 9099;
 
 /// The wire protocol of a listener or of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -146,35 +153,6 @@ pub struct StackModel {
     pub links: Vec<Link>,
 }
 
-/// A service's own config file, parsed as YAML (found through `--config*` flags).
-#[derive(Debug, Clone)]
-pub struct ConfigDoc {
-    /// Relative to the stack directory.
-    pub rel: String,
-    pub text: String,
-    pub value: serde_yaml::Value,
-}
-
-impl ConfigDoc {
-    /// Origin of the first line holding `key` (and `value` when given) in this file.
-    pub fn origin(&self, key: &str, value: Option<&str>) -> Origin {
-        let line = match value {
-            Some(v) => crate::lint::locate::line_with(&self.text, key, v),
-            None => crate::lint::locate::line_of(&self.text, key),
-        };
-        Origin { file: self.rel.clone(), line }
-    }
-
-    /// The value at a path of mapping keys.
-    pub fn get(&self, path: &[&str]) -> Option<&serde_yaml::Value> {
-        let mut v = &self.value;
-        for k in path {
-            v = v.get(*k)?;
-        }
-        Some(v)
-    }
-}
-
 /// What a kind module sees of one service.
 pub struct Ctx<'a> {
     pub(crate) stack: &'a Stack,
@@ -195,7 +173,7 @@ impl Ctx<'_> {
                 let text = self.stack.compose.text_of(&o.file);
                 Origin {
                     file: o.file.clone(),
-                    line: crate::lint::compose::find_in_service(text, &self.svc.name, |l| l.contains(needle)).unwrap_or(o.line),
+                    line: crate::read::compose::find_in_service(text, &self.svc.name, |l| l.contains(needle)).unwrap_or(o.line),
                 }
             }
             None => self.svc.origin.clone(),
@@ -222,23 +200,22 @@ pub fn split_bind(addr: &str) -> Option<(String, u16)> {
 
 impl StackModel {
     /// Reads the stack in `dir` (and the compose files, merged in order; empty: the main one).
-    pub fn load(dir: &Path, compose_files: &[PathBuf]) -> Result<Self, LintError> {
-        let mut scratch = crate::lint::Report::default();
-        let stack = crate::lint::load(dir, compose_files, &mut scratch)?;
-        Self::build(stack)
+    pub fn load(dir: &Path, compose_files: &[PathBuf]) -> Result<Self, ReadError> {
+        Self::load_input(dir, &ComposeInput::files(compose_files.iter().cloned()))
+    }
+
+    /// Reads the compose project `input` describes in `dir`.
+    pub fn load_input(dir: &Path, input: &ComposeInput) -> Result<Self, ReadError> {
+        Self::build(crate::read::load(dir, input)?)
     }
 
     /// The model of an already-read stack.
-    pub(crate) fn build(stack: Stack) -> Result<Self, LintError> {
-        let mut configs: Vec<Option<ConfigDoc>> = Vec::new();
-        for svc in &stack.compose.services {
-            configs.push(config_of(&stack, svc)?);
-        }
+    pub(crate) fn build(stack: Stack) -> Result<Self, ReadError> {
         let mut nodes = Vec::new();
         let mut links = Vec::new();
-        for (svc, config) in stack.compose.services.iter().zip(&configs) {
-            let ctx = Ctx { stack: &stack, svc, config: config.as_ref() };
-            let kind = kinds::kind_of(&ctx);
+        for svc in &stack.compose.services {
+            let ctx = Ctx { stack: &stack, svc, config: stack.configs.get(&svc.name) };
+            let kind = kinds::kind_of(svc);
             let listeners = match kind {
                 Some(k) => k.listeners(&ctx),
                 None => svc.ports.iter().map(|&port| Listener { port, proto: Proto::Http, serves: "service", bind: String::new(), at: None }).collect(),
@@ -250,12 +227,12 @@ impl StackModel {
             links.extend(kinds::sdk::links(&ctx));
         }
         // The harness hosts the Alertmanager webhook receiver in the run.
-        if nodes.iter().any(|n| n.kind == "alertmanager") && !nodes.iter().any(|n| n.name == crate::webhook::SERVICE) {
+        if nodes.iter().any(|n| n.kind == "alertmanager") && !nodes.iter().any(|n| n.name == WEBHOOK_SERVICE) {
             nodes.push(Node {
-                name: crate::webhook::SERVICE.into(),
+                name: WEBHOOK_SERVICE.into(),
                 kind: "harness-webhook",
                 image: "obs-harness (the harness's own receiver)".into(),
-                listeners: vec![Listener { port: crate::webhook::PORT, proto: Proto::Http, serves: "webhook", bind: "0.0.0.0".into(), at: None }],
+                listeners: vec![Listener { port: WEBHOOK_PORT, proto: Proto::Http, serves: "webhook", bind: "0.0.0.0".into(), at: None }],
                 virtual_node: true,
             });
         }
@@ -283,8 +260,8 @@ impl StackModel {
         self.nodes.iter().filter(move |n| n.kind == kind)
     }
 
-    /// The compose services and their configs as lint read them.
-    pub fn compose(&self) -> &crate::lint::compose::ComposeModel {
+    /// The compose services and their configs as read.
+    pub fn compose(&self) -> &crate::read::compose::ComposeModel {
         &self.stack.compose
     }
 
@@ -297,18 +274,4 @@ impl StackModel {
 /// `localhost`, `127.0.0.1`, `0.0.0.0`, `::1`: the connecting container itself.
 pub fn is_local(host: &str) -> bool {
     matches!(host.trim_matches(['[', ']']), "localhost" | "127.0.0.1" | "0.0.0.0" | "::1" | "")
-}
-
-/// The service's own config file: the host file behind its `--config*` flag.
-fn config_of(stack: &Stack, svc: &ServiceInfo) -> Result<Option<ConfigDoc>, LintError> {
-    let Some(host) = svc.config_flag().and_then(|f| svc.host_path(&f)).filter(|h| h.is_file()) else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(&host).map_err(|e| LintError::Io { path: host.clone(), source: e })?;
-    // Only YAML configs are modelled (Grafana's ini is read from the environment).
-    let value = match host.extension().and_then(|e| e.to_str()) {
-        Some("yml" | "yaml") => crate::lint::parse_yaml(&host, &text)?,
-        _ => serde_yaml::Value::Null,
-    };
-    Ok(Some(ConfigDoc { rel: stack.rel(&host), text, value }))
 }

@@ -1,7 +1,7 @@
 //! The compose file as the source of truth: each service becomes a
 //! [`ServicePlan`] the lifecycle can start through testcontainers.
 //!
-//! The file is read by the one compose reader, [`crate::lint::compose::ComposeModel`]
+//! The file is read by the one compose reader, [`crate::read::compose::ComposeModel`]
 //! (the gate's), and each service's ports and readiness endpoint come from the
 //! stack model ([`crate::model`]), so the lifecycle and the gate agree on them.
 //!
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lint::compose::ServiceInfo;
+use crate::read::compose::ServiceInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -117,10 +117,10 @@ impl ComposeProject {
     }
 
     /// The services of one compose file, read by the one compose reader
-    /// ([`crate::lint::compose::ComposeModel`]) and planned for testcontainers.
+    /// ([`crate::read::compose::ComposeModel`]) and planned for testcontainers.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
         let base = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let model = crate::lint::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| match e {
+        let model = crate::read::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| match e {
             crate::lint::LintError::Yaml { path, line, col, message } | crate::lint::LintError::Json { path, line, col, message } => {
                 ComposeError::Parse { path, line, column: col, message }
             }
@@ -230,10 +230,10 @@ fn plan_service(path: &Path, base: &Path, s: &ServiceInfo) -> Result<ServicePlan
             return None;
         }
         let test = match h.get("test")? {
-            serde_yaml::Value::Sequence(a) => a.iter().filter_map(crate::lint::compose::scalar).collect(),
-            other => vec!["CMD-SHELL".into(), crate::lint::compose::scalar(other)?],
+            serde_yaml::Value::Sequence(a) => a.iter().filter_map(crate::read::compose::scalar).collect(),
+            other => vec!["CMD-SHELL".into(), crate::read::compose::scalar(other)?],
         };
-        let dur = |k: &str| h.get(k).and_then(crate::lint::compose::scalar).and_then(|v| parse_duration(&v));
+        let dur = |k: &str| h.get(k).and_then(crate::read::compose::scalar).and_then(|v| parse_duration(&v));
         Some(HealthcheckPlan {
             test,
             interval: dur("interval"),

@@ -10,8 +10,14 @@ impl super::Kind for Alertmanager {
     fn name(&self) -> &'static str {
         "alertmanager"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "prom/alertmanager")
+    fn images(&self) -> &'static [&'static str] {
+        &["prom/alertmanager", "prometheus/alertmanager", "bitnami/alertmanager", "ubuntu/alertmanager"]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config.file"]
+    }
+    fn default_config(&self, _: &crate::read::image::ImageRef) -> Option<&'static str> {
+        Some("/etc/alertmanager/alertmanager.yml")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         let mut out: Vec<Listener> = super::from_addr(ctx.flag("web.listen-address"), "", 9093, Proto::Http, "alertmanager").into_iter().collect();
@@ -27,11 +33,11 @@ impl super::Kind for Alertmanager {
             for w in &r.webhook_configs {
                 let Some(url) = &w.url else { continue };
                 // Receivers outside the stack (a host with a dot, e.g. hooks.slack.com) are not links of it.
-                let host = crate::lint::compose::host_port(url).map(|h| h.0).unwrap_or_default();
+                let host = crate::read::compose::host_port(url).map(|h| h.0).unwrap_or_default();
                 if host.contains('.') && !super::super::is_local(&host) {
                     continue;
                 }
-                let at = crate::lint::compose::Origin { file: a.rel.clone(), line: crate::lint::locate::line_of(&a.text, url) };
+                let at = crate::read::compose::Origin { file: a.rel.clone(), line: crate::read::locate::line_of(&a.text, url) };
                 out.push(super::link(ctx, url, Some(80), Proto::Http, &[], format!("notify {}", r.name), "alertmanager-receiver-unknown-service", at));
             }
         }

@@ -42,7 +42,7 @@ pub fn pipeline_exporters(cfg: &ConfigDoc, signal: &str) -> Vec<(String, Vec<Str
 }
 
 fn endpoint_listener(ctx: &Ctx, cfg: &ConfigDoc, path: &[&str], default: &str, proto: Proto, serves: &'static str) -> Option<Listener> {
-    let set = cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::lint::compose::scalar);
+    let set = cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::read::compose::scalar);
     let (value, at) = match set {
         Some(v) => {
             let at = ctx.at("endpoint", Some(&v));
@@ -94,8 +94,26 @@ impl super::Kind for Collector {
     fn name(&self) -> &'static str {
         "otel-collector"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "opentelemetry-collector") || super::image_has(ctx, "otelcol")
+    fn images(&self) -> &'static [&'static str] {
+        &[
+            "otel/opentelemetry-collector",
+            "otel/opentelemetry-collector-contrib",
+            "otel/opentelemetry-collector-k8s",
+            "otel/opentelemetry-collector-otlp",
+            "open-telemetry/opentelemetry-collector-releases/opentelemetry-collector",
+            "open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-contrib",
+            "open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s",
+        ]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config"]
+    }
+    /// The contrib image's default command reads `/etc/otelcol-contrib/config.yaml`, the core one's `/etc/otelcol/config.yaml`.
+    fn default_config(&self, image: &crate::read::image::ImageRef) -> Option<&'static str> {
+        Some(if image.repository.ends_with("-contrib") { "/etc/otelcol-contrib/config.yaml" } else { "/etc/otelcol/config.yaml" })
+    }
+    fn config_env_expansion(&self) -> Option<&'static str> {
+        Some("")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         let Some(cfg) = ctx.config else {
@@ -116,8 +134,8 @@ impl super::Kind for Collector {
             .and_then(|r| r.iter().find_map(|x| x.get("pull")?.get("exporter")?.get("prometheus").cloned()));
         match reader {
             Some(p) => {
-                let port = p.get("port").and_then(crate::lint::compose::scalar).and_then(|v| v.parse().ok()).unwrap_or(8888);
-                let bind = p.get("host").and_then(crate::lint::compose::scalar).unwrap_or_default();
+                let port = p.get("port").and_then(crate::read::compose::scalar).and_then(|v| v.parse().ok()).unwrap_or(8888);
+                let bind = p.get("host").and_then(crate::read::compose::scalar).unwrap_or_default();
                 let at = ctx.at("port", Some(&port.to_string()));
                 out.push(Listener { port, proto: Proto::Http, serves: "metrics", bind, at });
             }
@@ -137,12 +155,12 @@ impl super::Kind for Collector {
 }
 
 /// One link per exporter with an `endpoint` (any collector-style config).
-pub(crate) fn exporter_links(ctx: &Ctx, exporters: &std::collections::BTreeMap<String, Option<crate::lint::model::CollectorExporter>>, rel: &str, text: &str) -> Vec<Link> {
+pub(crate) fn exporter_links(ctx: &Ctx, exporters: &std::collections::BTreeMap<String, Option<crate::read::configs::CollectorExporter>>, rel: &str, text: &str) -> Vec<Link> {
     let mut out = Vec::new();
     for (name, e) in exporters {
         let Some(ep) = e.as_ref().and_then(|e| e.endpoint.as_ref()) else { continue };
         let (proto, expects, default) = exporter_kind(name).unwrap_or((Proto::Http, &[], None));
-        let at = crate::lint::compose::Origin { file: rel.to_owned(), line: crate::lint::locate::line_of(text, ep) };
+        let at = crate::read::compose::Origin { file: rel.to_owned(), line: crate::read::locate::line_of(text, ep) };
         out.push(super::link(ctx, ep, default, proto, expects, format!("export {name}"), "collector-exporter-unknown-service", at));
     }
     out

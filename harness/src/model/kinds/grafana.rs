@@ -22,8 +22,8 @@ impl super::Kind for Grafana {
     fn name(&self) -> &'static str {
         "grafana"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "grafana/grafana")
+    fn images(&self) -> &'static [&'static str] {
+        &["grafana/grafana", "grafana/grafana-oss", "grafana/grafana-enterprise", "bitnami/grafana"]
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         let port = ctx.env("GF_SERVER_HTTP_PORT").and_then(|(v, at)| Some((v.parse().ok()?, at)));
@@ -38,7 +38,7 @@ impl super::Kind for Grafana {
         for d in &ctx.stack.datasources {
             for ds in &d.doc.datasources {
                 let Some(url) = &ds.url else { continue };
-                let at = crate::lint::compose::Origin { file: d.rel.clone(), line: crate::lint::locate::line_of(&d.text, url) };
+                let at = crate::read::compose::Origin { file: d.rel.clone(), line: crate::read::locate::line_of(&d.text, url) };
                 out.push(super::link(ctx, url, Some(80), Proto::Http, expects(&ds.kind), format!("datasource {} ({})", ds.uid.as_deref().unwrap_or(&ds.name), ds.kind), "datasource-url-unknown-service", at));
             }
         }

@@ -11,8 +11,22 @@ impl super::Kind for Jaeger {
     fn name(&self) -> &'static str {
         "jaeger"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "jaegertracing/")
+    fn images(&self) -> &'static [&'static str] {
+        &[
+            "jaegertracing/jaeger",
+            "jaegertracing/all-in-one",
+            "jaegertracing/jaeger-collector",
+            "jaegertracing/jaeger-query",
+            "jaegertracing/jaeger-ingester",
+            "jaegertracing/jaeger-agent",
+            "jaegertracing/jaeger-remote-storage",
+        ]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config"]
+    }
+    fn config_env_expansion(&self) -> Option<&'static str> {
+        Some("")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         let defaults = [(4317, Proto::OtlpGrpc, "otlp"), (4318, Proto::OtlpHttp, "otlp"), (16686, Proto::Http, "jaeger-query"), (16685, Proto::Grpc, "jaeger-query-grpc"), (13133, Proto::Http, "health")];
@@ -22,7 +36,7 @@ impl super::Kind for Jaeger {
         let mut out = super::collector::otlp_listeners(ctx, cfg);
         let ext = super::collector::extensions(cfg);
         let endpoint = |path: &[&str], port: u16, proto: Proto, serves: &'static str| -> Listener {
-            match cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::lint::compose::scalar) {
+            match cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::read::compose::scalar) {
                 Some(v) => {
                     let (bind, p) = split_bind(&v).unwrap_or((String::new(), port));
                     Listener { port: p, proto, serves, bind, at: ctx.at("endpoint", Some(&v)) }
@@ -41,7 +55,7 @@ impl super::Kind for Jaeger {
     }
     fn links(&self, ctx: &Ctx) -> Vec<Link> {
         let Some(cfg) = ctx.config else { return Vec::new() };
-        let exporters: std::collections::BTreeMap<String, Option<crate::lint::model::CollectorExporter>> =
+        let exporters: std::collections::BTreeMap<String, Option<crate::read::configs::CollectorExporter>> =
             cfg.get(&["exporters"]).and_then(|e| serde_yaml::from_value(e.clone()).ok()).unwrap_or_default();
         super::collector::exporter_links(ctx, &exporters, &cfg.rel, &cfg.text)
     }

@@ -9,9 +9,9 @@ pub struct Loki;
 
 /// The `server:` block's listeners of a Loki-style config (Loki and Promtail share it).
 pub(crate) fn server_listeners(ctx: &Ctx, http_default: u16, grpc_default: u16, serves: &'static str) -> Vec<Listener> {
-    let cfg = |k: &str| ctx.config.and_then(|c| c.get(&["server", k])).and_then(crate::lint::compose::scalar);
+    let cfg = |k: &str| ctx.config.and_then(|c| c.get(&["server", k])).and_then(crate::read::compose::scalar);
     let flag = |k: &str| ctx.flag(&format!("server.{k}"));
-    let pick = |cfg_key: &str, flag_key: &str| -> Option<(String, crate::lint::compose::Origin)> {
+    let pick = |cfg_key: &str, flag_key: &str| -> Option<(String, crate::read::compose::Origin)> {
         flag(flag_key).or_else(|| cfg(cfg_key).map(|v| (v.clone(), ctx.at(cfg_key, Some(&v)).unwrap_or_default())))
     };
     let bind = pick("http_listen_address", "http-listen-address").map(|(v, _)| v).unwrap_or_default();
@@ -32,8 +32,17 @@ impl super::Kind for Loki {
     fn name(&self) -> &'static str {
         "loki"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "grafana/loki")
+    fn images(&self) -> &'static [&'static str] {
+        &["grafana/loki", "bitnami/grafana-loki"]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config.file"]
+    }
+    fn default_config(&self, _: &crate::read::image::ImageRef) -> Option<&'static str> {
+        Some("/etc/loki/local-config.yaml")
+    }
+    fn config_env_expansion(&self) -> Option<&'static str> {
+        Some("config.expand-env")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         server_listeners(ctx, 3100, 9095, "loki")
@@ -49,7 +58,7 @@ impl super::Kind for Loki {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| {
-                let at = crate::lint::compose::Origin { file: l.rel.clone(), line: crate::lint::locate::line_of(&l.text, u) };
+                let at = crate::read::compose::Origin { file: l.rel.clone(), line: crate::read::locate::line_of(&l.text, u) };
                 super::link(ctx, u, Some(80), Proto::Http, &["alertmanager"], "ruler alerts".into(), "loki-ruler-alertmanager-unknown-service", at)
             })
             .collect()

@@ -13,13 +13,36 @@ pub mod promtail;
 pub mod sdk;
 
 use super::{Ctx, Link, Listener};
+use crate::read::compose::ServiceInfo;
 
 /// A service kind of the model.
 pub trait Kind: Sync {
     /// Short name (`prometheus`, `loki`, `otel-collector`, …).
     fn name(&self) -> &'static str;
-    /// True when this service is of this kind (image, role label).
-    fn matches(&self, ctx: &Ctx) -> bool;
+    /// Its image repositories, matched exactly by path component whatever the
+    /// registry or mirror ([`crate::read::image::ImageRef::is`]).
+    fn images(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// True when this service is of this kind: by default, its image is one of [`Self::images`].
+    fn matches(&self, svc: &ServiceInfo) -> bool {
+        crate::read::image::ImageRef::parse(&svc.image).is_any(self.images())
+    }
+    /// The flags it reads its config file from (`config.file` matches `--config.file=`,
+    /// `-config.file `; `config` matches `--config=file:…`, repeatable).
+    fn config_flags(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The config path its image's default command reads (a fact of the image).
+    fn default_config(&self, image: &crate::read::image::ImageRef) -> Option<&'static str> {
+        let _ = image;
+        None
+    }
+    /// How it expands `${…}` in its config: `None`; `Some(flag)` when a flag turns
+    /// expansion on (`config.expand-env`); `Some("")` when it always does (the collector's `${env:VAR}`).
+    fn config_env_expansion(&self) -> Option<&'static str> {
+        None
+    }
     /// What it listens on: from its config, flags or environment, image defaults as fallback.
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener>;
     /// What it sends where.
@@ -44,8 +67,8 @@ pub const ALL: &[&dyn Kind] = &[
 ];
 
 /// The kind of a service, if the model knows it.
-pub fn kind_of(ctx: &Ctx) -> Option<&'static dyn Kind> {
-    ALL.iter().copied().find(|k| k.matches(ctx))
+pub fn kind_of(svc: &ServiceInfo) -> Option<&'static dyn Kind> {
+    ALL.iter().copied().find(|k| k.matches(svc))
 }
 
 /// The kind with this name.
@@ -53,13 +76,9 @@ pub fn by_name(name: &str) -> Option<&'static dyn Kind> {
     ALL.iter().copied().find(|k| k.name() == name)
 }
 
-/// `image` (any registry, any tag) names this repository fragment.
-pub(crate) fn image_has(ctx: &Ctx, frag: &str) -> bool {
-    ctx.svc.image.contains(frag)
-}
 
 /// A listener from a `host:port` address value (flag, env or config) or the default.
-pub(crate) fn from_addr(value: Option<(String, crate::lint::compose::Origin)>, default_bind: &str, default_port: u16, proto: super::Proto, serves: &'static str) -> Option<Listener> {
+pub(crate) fn from_addr(value: Option<(String, crate::read::compose::Origin)>, default_bind: &str, default_port: u16, proto: super::Proto, serves: &'static str) -> Option<Listener> {
     match value {
         Some((v, at)) => {
             if v.trim().is_empty() {
@@ -73,8 +92,8 @@ pub(crate) fn from_addr(value: Option<(String, crate::lint::compose::Origin)>, d
 }
 
 /// A link helper: the URL or `host:port` value, parsed.
-pub(crate) fn link(ctx: &Ctx, value: &str, default_port: Option<u16>, proto: super::Proto, expects: &'static [&'static str], what: String, rule: &'static str, at: crate::lint::compose::Origin) -> Link {
-    let (host, port) = match crate::lint::compose::host_port(value) {
+pub(crate) fn link(ctx: &Ctx, value: &str, default_port: Option<u16>, proto: super::Proto, expects: &'static [&'static str], what: String, rule: &'static str, at: crate::read::compose::Origin) -> Link {
+    let (host, port) = match crate::read::compose::host_port(value) {
         Some(hp) => hp,
         None => {
             let rest = value.split_once("://").map_or(value, |(_, r)| r);

@@ -9,8 +9,14 @@ impl super::Kind for Prometheus {
     fn name(&self) -> &'static str {
         "prometheus"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "prom/prometheus")
+    fn images(&self) -> &'static [&'static str] {
+        &["prom/prometheus", "prometheus/prometheus", "bitnami/prometheus", "ubuntu/prometheus"]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config.file"]
+    }
+    fn default_config(&self, _: &crate::read::image::ImageRef) -> Option<&'static str> {
+        Some("/etc/prometheus/prometheus.yml")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         super::from_addr(ctx.flag("web.listen-address"), "0.0.0.0", 9090, Proto::Http, "prometheus").into_iter().collect()
@@ -19,7 +25,7 @@ impl super::Kind for Prometheus {
         let Some(p) = ctx.stack.prom.as_ref().filter(|p| p.svc.as_deref() == Some(ctx.svc.name.as_str())) else {
             return Vec::new();
         };
-        let at = |t: &str| crate::lint::compose::Origin { file: p.rel.clone(), line: crate::lint::locate::line_of(&p.text, t) };
+        let at = |t: &str| crate::read::compose::Origin { file: p.rel.clone(), line: crate::read::locate::line_of(&p.text, t) };
         let mut out = Vec::new();
         for sc in &p.cfg.scrape_configs {
             for t in sc.static_configs.iter().flat_map(|c| &c.targets) {

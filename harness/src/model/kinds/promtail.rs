@@ -10,8 +10,17 @@ impl super::Kind for Promtail {
     fn name(&self) -> &'static str {
         "promtail"
     }
-    fn matches(&self, ctx: &Ctx) -> bool {
-        super::image_has(ctx, "grafana/promtail")
+    fn images(&self) -> &'static [&'static str] {
+        &["grafana/promtail", "bitnami/promtail"]
+    }
+    fn config_flags(&self) -> &'static [&'static str] {
+        &["config.file"]
+    }
+    fn default_config(&self, _: &crate::read::image::ImageRef) -> Option<&'static str> {
+        Some("/etc/promtail/config.yml")
+    }
+    fn config_env_expansion(&self) -> Option<&'static str> {
+        Some("config.expand-env")
     }
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener> {
         super::loki::server_listeners(ctx, 9080, 9095, "promtail")
@@ -22,7 +31,7 @@ impl super::Kind for Promtail {
         };
         let mut out = Vec::new();
         for c in &p.cfg.clients {
-            let at = crate::lint::compose::Origin { file: p.rel.clone(), line: crate::lint::locate::line_of(&p.text, &c.url) };
+            let at = crate::read::compose::Origin { file: p.rel.clone(), line: crate::read::locate::line_of(&p.text, &c.url) };
             out.push(super::link(ctx, &c.url, Some(80), Proto::Http, &["loki"], "push logs".into(), "promtail-client-unknown-service", at));
         }
         // The containers whose logs it reads (no port: checked by promtail-filter-no-match).
@@ -41,7 +50,7 @@ impl super::Kind for Promtail {
                 for s in &ctx.stack.compose.services {
                     let selected = filters.iter().all(|(k, v)| s.labels.get(k).is_some_and(|x| v.as_ref().is_none_or(|v| v == x)));
                     if selected && s.name != ctx.svc.name {
-                        let at = crate::lint::compose::Origin { file: p.rel.clone(), line: crate::lint::locate::line_of(&p.text, "docker_sd_configs") };
+                        let at = crate::read::compose::Origin { file: p.rel.clone(), line: crate::read::locate::line_of(&p.text, "docker_sd_configs") };
                         out.push(super::super::Link {
                             from: ctx.svc.name.clone(),
                             host: s.name.clone(),

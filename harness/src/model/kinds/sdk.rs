@@ -21,7 +21,7 @@ pub fn links(ctx: &Ctx) -> Vec<Link> {
     };
     let default = if proto == Proto::OtlpHttp { 4318 } else { 4317 };
     let mut l = super::link(ctx, &endpoint, Some(default), proto, &["otlp"], format!("OTLP traces ({named})"), "otlp-endpoint-unknown-service", at);
-    if !endpoint.contains("://") && crate::lint::compose::host_port(&endpoint).is_none() {
+    if !endpoint.contains("://") && crate::read::compose::host_port(&endpoint).is_none() {
         l.port = default;
     }
     vec![l]

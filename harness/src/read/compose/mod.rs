@@ -6,43 +6,47 @@
 //! entry in `ports` (`"3030:3000"` means 3000) or appears in `expose`, or when it is a
 //! well-known default of the service's image, from [`DEFAULT_PORTS`]:
 //!
-//! | image contains | ports |
+//! | kind (from the image repository, [`crate::model::kinds`]) | ports |
 //! |---|---|
-//! | `prom/prometheus` | 9090 |
-//! | `prom/alertmanager` | 9093, 9094 |
-//! | `grafana/loki` | 3100, 9095 |
-//! | `grafana/grafana` | 3000 |
-//! | `grafana/promtail` | 9080 |
-//! | `jaegertracing/` | 16686, 16685, 4317, 4318, 14250, 14268, 13133 |
-//! | `opentelemetry-collector` | 4317, 4318, 8888, 13133 |
-//! | `obs-reference-app` (the app) | 8000 |
+//! | `prometheus` | 9090 |
+//! | `alertmanager` | 9093, 9094 |
+//! | `loki` | 3100, 9095 |
+//! | `grafana` | 3000 |
+//! | `promtail` | 9080 |
+//! | `jaeger` | 16686, 16685, 4317, 4318, 14250, 14268, 13133 |
+//! | `otel-collector` | 4317, 4318, 8888, 13133 |
+//! | `app` (the reference app's image) | 8000 |
 //!
-//! A host names a service when it equals the service name or its `container_name`;
+//! A host names a service when it equals the service name, its `container_name`,
+//! a network alias, its `hostname` or a `links` alias;
 //! `localhost`/`127.0.0.1` inside a service names that service itself.
 //!
 //! ## Several compose files
-//! [`ComposeModel::load_files`] merges files like `docker compose -f a -f b` for the
-//! keys the gate reads, and remembers for each merged value the file and line it came
-//! from ([`Origin`]), so findings point into the override file when it set the value.
+//! [`project`] reads a project as compose does (interpolation, includes, extends,
+//! profiles); [`ComposeModel::load_files`] merges files like `docker compose -f a -f b`
+//! and remembers for each merged value the file and line it came from ([`Origin`]), so
+//! findings point into the override file when it set the value.
 
-use super::LintError;
-use docker_compose_types as dct;
+pub mod interpolate;
+pub mod project;
+pub mod spec;
+
+pub use project::{ComposeInput, ProjectEnv};
+
+use super::ReadError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Image-name fragment -> ports the image listens on by default (see module docs).
+/// Model kind -> ports its image listens on by default (see module docs).
 pub const DEFAULT_PORTS: &[(&str, &[u16])] = &[
-    ("prom/prometheus", &[9090]),
-    ("prom/alertmanager", &[9093, 9094]),
-    ("grafana/loki", &[3100, 9095]),
-    ("grafana/grafana", &[3000]),
-    ("grafana/promtail", &[9080]),
-    (
-        "jaegertracing/",
-        &[16686, 16685, 4317, 4318, 14250, 14268, 13133],
-    ),
-    ("opentelemetry-collector", &[4317, 4318, 8888, 13133]),
-    ("obs-reference-app", &[8000]),
+    ("prometheus", &[9090]),
+    ("alertmanager", &[9093, 9094]),
+    ("loki", &[3100, 9095]),
+    ("grafana", &[3000]),
+    ("promtail", &[9080]),
+    ("jaeger", &[16686, 16685, 4317, 4318, 14250, 14268, 13133]),
+    ("otel-collector", &[4317, 4318, 8888, 13133]),
+    ("app", &[8000]),
 ];
 
 /// Where a (merged) compose value comes from: the compose file that set it last
@@ -66,6 +70,9 @@ pub struct Mount {
     pub relative: bool,
     /// `:ro` (short syntax) or `read_only: true` (long syntax).
     pub read_only: bool,
+    /// Long syntax (or a `configs:`/`secrets:` entry): compose refuses a missing bind
+    /// source there, where the short syntax creates an empty directory.
+    pub long: bool,
     pub origin: Origin,
 }
 
@@ -133,6 +140,17 @@ pub struct ServiceInfo {
     pub healthcheck: Option<serde_yaml::Value>,
     /// `build:` context and Dockerfile as written (`build: ./dir` has the default Dockerfile).
     pub build: Option<(String, Option<String>)>,
+    /// `profiles:` (empty: always started).
+    pub profiles: Vec<String>,
+    /// `env_file:` entries resolved on the host, whether required, and where listed.
+    pub env_file_hosts: Vec<(PathBuf, bool, Origin)>,
+    /// `configs:`/`secrets:` entries: (`config`|`secret`, source name, target, where), made
+    /// mounts once the top-level definitions are known.
+    pub config_refs: Vec<(&'static str, String, Option<String>, Origin)>,
+    /// Other names other services reach it by: network aliases, `hostname`, `links` aliases.
+    pub aliases: BTreeSet<String>,
+    /// `links:` entries `service:alias` of this service (alias registered on the target).
+    pub link_aliases: Vec<(String, String)>,
     /// The service key in the first file that defines the service.
     pub origin: Origin,
 }
@@ -144,9 +162,11 @@ impl ServiceInfo {
     }
 
     pub fn default_ports(&self) -> Vec<u16> {
+        let kind = crate::model::kinds::kind_of(self).map(|k| k.name());
+        let reference = crate::read::image::ImageRef::parse(&self.image).is("obs-reference-app");
         DEFAULT_PORTS
             .iter()
-            .filter(|(frag, _)| self.image.contains(frag))
+            .filter(|(k, _)| Some(*k) == kind && (*k != "app" || reference))
             .flat_map(|(_, p)| p.iter().copied())
             .collect()
     }
@@ -213,6 +233,34 @@ impl ServiceInfo {
         None
     }
 
+    /// Every value of `--<name>=v` / `--<name> v` / `-<name>=v` in the command, in order
+    /// (a flag given several times, as the collector's `--config`).
+    pub fn flag_values(&self, name: &str) -> Vec<String> {
+        let args: Vec<&str> = self.command.iter().flat_map(|c| c.split_whitespace()).collect();
+        let mut out = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if !a.starts_with('-') {
+                continue;
+            }
+            let a = a.trim_start_matches('-');
+            match a.strip_prefix(name) {
+                Some(v) if v.starts_with('=') => out.push(v[1..].trim_matches(['"', '\'']).to_owned()),
+                Some("") => {
+                    if let Some(v) = args.get(i + 1).filter(|v| !v.starts_with('-')) {
+                        out.push(v.trim_matches(['"', '\'']).to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// True when `--<name>` appears as a flag of its own (`-config.expand-env`).
+    pub fn has_flag(&self, name: &str) -> bool {
+        self.command.iter().flat_map(|c| c.split_whitespace()).any(|a| a.starts_with('-') && a.trim_start_matches('-') == name)
+    }
+
     /// True when some command argument is `--<prefix>…`.
     pub fn has_flag_prefix(&self, prefix: &str) -> bool {
         self.command
@@ -229,6 +277,17 @@ pub struct ComposeFile {
     pub rel: String,
     pub path: PathBuf,
     pub text: String,
+    /// The directory its relative paths resolve against (the project's, or an include's).
+    pub base: PathBuf,
+    /// (interpolated, as written) for each value interpolation changed.
+    pub raws: Vec<(String, String)>,
+}
+
+impl ComposeFile {
+    /// The value as written in the file for an interpolated one (itself when unchanged).
+    pub fn raw<'a>(&'a self, v: &'a str) -> &'a str {
+        self.raws.iter().find(|(i, _)| i == v).map_or(v, |(_, r)| r.as_str())
+    }
 }
 
 /// The compose files of a stack, merged as `docker compose -f a -f b` does for the keys
@@ -242,97 +301,51 @@ pub struct ComposeModel {
     /// Every file in merge order (the first is the main file).
     pub files: Vec<ComposeFile>,
     pub services: Vec<ServiceInfo>,
+    /// What reading noticed (unset variables, attributes outside the specification).
+    pub notes: Vec<crate::read::Note>,
 }
 
 impl ComposeModel {
+    fn empty() -> Self {
+        Self { file: String::new(), text: String::new(), files: Vec::new(), services: Vec::new(), notes: Vec::new() }
+    }
+
+    /// The index of service `name`, added (defined at `cf`) when new.
+    fn slot(&mut self, name: &str, cf: &ComposeFile) -> usize {
+        if let Some(i) = self.services.iter().position(|s| s.name == name) {
+            return i;
+        }
+        self.services.push(ServiceInfo { name: name.to_owned(), origin: Origin { file: cf.rel.clone(), line: service_span(&cf.text, name).map_or(1, |s| s.0) }, ..Default::default() });
+        self.services.len() - 1
+    }
+
+    /// Reads a compose project as compose does (see [`project`]).
+    pub fn load_project(stack_dir: &Path, input: &ComposeInput) -> Result<Self, ReadError> {
+        project::load(stack_dir, input)
+    }
+
     /// One compose file `file` (relative to `stack_dir`).
-    pub fn load(stack_dir: &Path, file: &str) -> Result<Self, LintError> {
+    pub fn load(stack_dir: &Path, file: &str) -> Result<Self, ReadError> {
         Self::load_files(stack_dir, &[stack_dir.join(file)])
     }
 
     /// Several compose files merged in order, later files winning, like
-    /// `docker compose -f a -f b`:
+    /// `docker compose -f a -f b` (see [`project`]):
     /// - new services are added;
-    /// - `image`, `container_name`, `command` and `privileged` are replaced;
+    /// - `image`, `container_name`, `command`, `entrypoint` and `privileged` are replaced;
     /// - `environment` and `labels` (map or list form) merge key-wise;
     /// - `volumes` merge by container target path, `ports` by container port (range)
-    ///   and protocol; `expose` and `env_file` are unions.
+    ///   and protocol; `expose`, `env_file`, `depends_on` and `profiles` are unions.
     ///
-    /// Relative bind-mount sources resolve against `stack_dir` (the project directory).
+    /// Relative paths resolve against `stack_dir` (the project directory).
     /// Each merged value keeps the file and line it came from ([`Origin`]).
-    pub fn load_files(stack_dir: &Path, files: &[PathBuf]) -> Result<Self, LintError> {
-        let mut sources = Vec::new();
-        for path in files {
-            let text = std::fs::read_to_string(path).map_err(|e| LintError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            sources.push((path.clone(), text));
-        }
-        Self::from_sources(stack_dir, sources)
+    pub fn load_files(stack_dir: &Path, files: &[PathBuf]) -> Result<Self, ReadError> {
+        project::load(stack_dir, &ComposeInput::files(files.iter().cloned()))
     }
 
     /// [`Self::load_files`] on texts already read: `(path, text)` in merge order.
-    /// This is the one compose reader: lint, the stack model and the lifecycle
-    /// ([`crate::stack::compose::ComposeProject`]) all read compose files through it.
-    pub fn from_sources(stack_dir: &Path, sources: Vec<(PathBuf, String)>) -> Result<Self, LintError> {
-        let mut out = Self {
-            file: String::new(),
-            text: String::new(),
-            files: Vec::new(),
-            services: Vec::new(),
-        };
-        for (path, text) in sources {
-            let path = &path;
-            // Validates the file's shape (located error on bad input).
-            let _: dct::Compose = super::parse_yaml(path, &text)?;
-            let raw: serde_yaml::Value = super::parse_yaml(path, &text)?;
-            let p = normalise(path);
-            let rel = match p.strip_prefix(stack_dir) {
-                Ok(r) => r.to_string_lossy().replace('\\', "/"),
-                Err(_) => path.display().to_string(),
-            };
-            let cf = ComposeFile {
-                rel,
-                path: path.clone(),
-                text,
-            };
-            if let Some(services) = raw.get("services").and_then(|s| s.as_mapping()) {
-                for (name, def) in services {
-                    let Some(name) = scalar(name) else { continue };
-                    let idx = match out.services.iter().position(|s| s.name == name) {
-                        Some(i) => i,
-                        None => {
-                            out.services.push(ServiceInfo {
-                                name: name.clone(),
-                                origin: Origin {
-                                    file: cf.rel.clone(),
-                                    line: service_span(&cf.text, &name).map_or(1, |s| s.0),
-                                },
-                                ..Default::default()
-                            });
-                            out.services.len() - 1
-                        }
-                    };
-                    if def.is_mapping() {
-                        apply(&mut out.services[idx], def, &cf, stack_dir);
-                    }
-                }
-            }
-            out.files.push(cf);
-        }
-        if let Some(f) = out.files.first() {
-            out.file = f.rel.clone();
-            out.text = f.text.clone();
-        }
-        for s in &mut out.services {
-            let mut ports = s.expose.clone();
-            for p in &s.published {
-                ports.extend(p.target.0..=p.target.1);
-            }
-            s.ports = ports;
-        }
-        Ok(out)
+    pub fn from_sources(stack_dir: &Path, sources: Vec<(PathBuf, String)>) -> Result<Self, ReadError> {
+        project::from_sources(stack_dir, sources)
     }
 
     /// The compose file(s) for messages: `docker-compose.yml` or `a.yml + b.yml`.
@@ -352,15 +365,15 @@ impl ComposeModel {
             .map_or("", |f| f.text.as_str())
     }
 
+    /// The service a name reaches: its service name, `container_name`, a network
+    /// alias, its `hostname` or a `links` alias.
     pub fn service(&self, name: &str) -> Option<&ServiceInfo> {
-        self.services
-            .iter()
-            .find(|s| s.name == name || s.container_name.as_deref() == Some(name))
+        self.services.iter().find(|s| s.name == name).or_else(|| self.services.iter().find(|s| s.container_name.as_deref() == Some(name) || s.aliases.contains(name)))
     }
 
-    /// The first service whose image contains `frag`.
-    pub fn by_image(&self, frag: &str) -> Option<&ServiceInfo> {
-        self.services.iter().find(|s| s.image.contains(frag))
+    /// The first service whose image is the repository `repo` (any registry, tag or digest).
+    pub fn by_image(&self, repo: &str) -> Option<&ServiceInfo> {
+        self.services.iter().find(|s| crate::read::image::ImageRef::parse(&s.image).is(repo))
     }
 }
 
@@ -459,12 +472,13 @@ pub fn is_key_line(line: &str, key: &str) -> bool {
 }
 
 /// Merges one file's definition of a service into `s`.
-fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_dir: &Path) {
+fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, key: &str) {
+    let stack_dir = cf.base.as_path();
     let origin = |line: usize| Origin {
         file: cf.rel.clone(),
         line,
     };
-    let name = s.name.clone();
+    let name = key.to_owned();
     let at = |pred: &dyn Fn(&str) -> bool| line_in_service(&cf.text, &name, pred);
     if let Some(img) = def.get("image").and_then(scalar) {
         s.image = img;
@@ -525,8 +539,16 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
         s.privileged = Some((on, origin(at(&|l| is_key_line(l, "privileged")))));
     }
     // labels / environment: key-wise.
+    // A label value set through a variable keeps its text as written: what it is where the
+    // stack runs is not known here, so value checks treat it as any value.
     for (k, v) in kv_entries(def.get("labels")) {
-        s.labels.insert(k, v.unwrap_or_default());
+        let v = v.unwrap_or_default();
+        let whole = format!("{k}={v}");
+        let raw = match cf.raw(&whole) {
+            r if r != whole => r.split_once('=').map_or(v.as_str(), |x| x.1),
+            _ => cf.raw(&v),
+        };
+        s.labels.insert(k, raw.to_owned());
     }
     for (k, v) in kv_entries(def.get("environment")) {
         let line = at(&|l| is_key_line(l, &k));
@@ -538,27 +560,56 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
             },
         );
     }
-    match def.get("env_file") {
-        Some(serde_yaml::Value::Sequence(a)) => {
-            for e in a {
-                let p = scalar(e).or_else(|| e.get("path").and_then(scalar));
-                if let Some(p) = p {
-                    let line = at(&|l| l.contains(&p));
-                    if !s.env_files.iter().any(|(x, _)| *x == p) {
-                        s.env_files.push((p, origin(line)));
-                    }
-                }
+    let env_files: Vec<(String, bool)> = match def.get("env_file") {
+        Some(serde_yaml::Value::Sequence(a)) => a
+            .iter()
+            .filter_map(|e| {
+                let req = e.get("required").and_then(|r| r.as_bool()).unwrap_or(true);
+                scalar(e).or_else(|| e.get("path").and_then(scalar)).map(|p| (p, req))
+            })
+            .collect(),
+        Some(v) => scalar(v).map(|p| (p, true)).into_iter().collect(),
+        None => Vec::new(),
+    };
+    for (p, required) in env_files {
+        let line = at(&|l| l.contains(cf.raw(&p)));
+        if !s.env_files.iter().any(|(x, _)| *x == p) {
+            s.env_files.push((p.clone(), origin(line)));
+            s.env_file_hosts.push((normalise(&stack_dir.join(&p)), required, origin(line)));
+        }
+    }
+    if let Some(serde_yaml::Value::Sequence(a)) = def.get("profiles") {
+        for p in a.iter().filter_map(scalar) {
+            if !s.profiles.contains(&p) {
+                s.profiles.push(p);
             }
         }
-        Some(v) => {
-            if let Some(p) = scalar(v) {
-                let line = at(&|l| l.contains(&p));
-                if !s.env_files.iter().any(|(x, _)| *x == p) {
-                    s.env_files.push((p, origin(line)));
-                }
+    }
+    if let Some(h) = def.get("hostname").and_then(scalar) {
+        s.aliases.insert(h);
+    }
+    if let Some(serde_yaml::Value::Mapping(nets)) = def.get("networks") {
+        for n in nets.values() {
+            for a in n.get("aliases").and_then(|a| a.as_sequence()).into_iter().flatten().filter_map(scalar) {
+                s.aliases.insert(a);
             }
         }
-        None => {}
+    }
+    for l in def.get("links").and_then(|l| l.as_sequence()).into_iter().flatten().filter_map(scalar) {
+        if let Some((target, alias)) = l.split_once(':') {
+            s.link_aliases.push((target.to_owned(), alias.to_owned()));
+        }
+    }
+    for (section, kind) in [("configs", "config"), ("secrets", "secret")] {
+        for e in def.get(section).and_then(|l| l.as_sequence()).into_iter().flatten() {
+            let (source, target) = match e {
+                serde_yaml::Value::Mapping(_) => (e.get("source").and_then(scalar), e.get("target").and_then(scalar)),
+                other => (scalar(other), None),
+            };
+            let Some(source) = source else { continue };
+            let line = at(&|l| l.contains(source.as_str()));
+            s.config_refs.push((kind, source, target, origin(line)));
+        }
     }
     // volumes: by container target.
     if let Some(vols) = def.get("volumes").and_then(|v| v.as_sequence()) {
@@ -581,6 +632,7 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
                     .unwrap_or_else(|| at(&|l| !target.is_empty() && l.contains(target.as_str())));
                     let mut m = mount(stack_dir, source, target);
                     m.read_only = ro;
+                    m.long = v.get("type").and_then(scalar).is_none_or(|t| t == "bind") && !v.get("bind").and_then(|b| b.get("create_host_path")).and_then(|c| c.as_bool()).unwrap_or(false);
                     m.origin = origin(line);
                     m
                 }
@@ -594,7 +646,7 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
                     let ro = parts
                         .get(2)
                         .is_some_and(|m| m.split(',').any(|o| o == "ro"));
-                    let line = at(&|l| l.contains(spec.as_str()));
+                    let line = at(&|l| l.contains(cf.raw(&spec)));
                     let mut m = mount(stack_dir, source, target);
                     m.read_only = ro;
                     m.origin = origin(line);
@@ -642,7 +694,7 @@ fn apply(s: &mut ServiceInfo, def: &serde_yaml::Value, cf: &ComposeFile, stack_d
                     let Some(mut e) = parse_short_port(&spec) else {
                         continue;
                     };
-                    e.origin = origin(at(&|l| l.contains(spec.as_str())));
+                    e.origin = origin(at(&|l| l.contains(cf.raw(&spec))));
                     e
                 }
             };
@@ -723,6 +775,7 @@ fn mount(stack_dir: &Path, source: String, target: String) -> Mount {
         target,
         relative,
         read_only: false,
+        long: false,
         origin: Origin::default(),
     }
 }
