@@ -41,9 +41,8 @@ enum Cmd {
         /// The stack directory (holds docker-compose.yml).
         #[arg(default_value = "stack")]
         stack_dir: std::path::PathBuf,
-        /// Compose file(s) to merge in order (default: <STACK_DIR>/docker-compose.yml).
-        #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
-        compose_files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        compose: obs_harness::read::compose::project::ComposeArgs,
     },
     /// Draw the stack's data flow from its configs: one node per service, one
     /// edge per link with its protocol and port; a link that fails a static
@@ -54,9 +53,8 @@ enum Cmd {
         /// The stack directory (holds docker-compose.yml).
         #[arg(default_value = "stack")]
         stack_dir: std::path::PathBuf,
-        /// Compose file(s) to merge in order (default: <STACK_DIR>/docker-compose.yml).
-        #[arg(short = 'f', long = "compose-file", value_name = "FILE")]
-        compose_files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        compose: obs_harness::read::compose::project::ComposeArgs,
         #[arg(long, value_enum, default_value_t = obs_harness::model::graph::Format::Mermaid)]
         format: obs_harness::model::graph::Format,
     },
@@ -81,9 +79,9 @@ enum Cmd {
 
 #[derive(clap::Args, Clone)]
 struct StackSelect {
-    /// Compose file to start.
-    #[arg(long, default_value = "stack/docker-compose.yml")]
-    compose: PathBuf,
+    /// Compose files (default: stack/docker-compose.yml), env files and profiles.
+    #[command(flatten)]
+    compose: obs_harness::read::compose::project::ComposeArgs,
     /// Services to start, comma separated (default: all of the compose file).
     ///
     /// Example: --services app,prometheus,alertmanager
@@ -115,7 +113,9 @@ fn parse_image(s: &str) -> Result<(String, String), String> {
 
 impl StackSelect {
     fn options(&self) -> StackOptions {
-        let mut o = StackOptions::new(&self.compose)
+        let main = self.compose.compose_files.first().cloned().unwrap_or_else(|| PathBuf::from("stack/docker-compose.yml"));
+        let mut o = StackOptions::new(&main)
+            .with_compose(self.compose.input())
             .with_images(self.images)
             .with_startup_timeout(Duration::from_secs(self.startup_timeout))
             .with_acceleration(self.acceleration);
@@ -126,7 +126,16 @@ impl StackSelect {
     }
 
     fn to_args(&self) -> Vec<String> {
-        let mut a = vec!["--compose".into(), self.compose.display().to_string()];
+        let mut a = Vec::new();
+        for f in &self.compose.compose_files {
+            a.extend(["--compose-file".into(), f.display().to_string()]);
+        }
+        for f in &self.compose.env_files {
+            a.extend(["--env-file".into(), f.display().to_string()]);
+        }
+        for p in &self.compose.profiles {
+            a.extend(["--profile".into(), p.clone()]);
+        }
         if let Some(s) = &self.services {
             a.push("--services".into());
             a.push(s.join(","));
@@ -155,9 +164,9 @@ struct CheckArgs {
     /// Example: --stack ./my-stack
     #[arg(long, default_value = "stack")]
     stack: PathBuf,
-    /// Compose file (default: <STACK>/docker-compose.yml).
-    #[arg(long)]
-    compose: Option<PathBuf>,
+    /// Compose files (default: <STACK>'s docker-compose.yml), env files and profiles, as compose takes them.
+    #[command(flatten)]
+    compose: obs_harness::read::compose::project::ComposeArgs,
     /// Services to start, comma separated (default: all; with --images airgapped: those the air-gapped set stands in for: the service marked obs-harness.role: reference-app and the prom/prometheus and prom/alertmanager images).
     ///
     /// Example: --services app,prometheus,alertmanager
@@ -278,7 +287,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Lint(args) => obs_harness::lint::lint_main(args),
-        Cmd::Profile { stack_dir, compose_files } => match obs_harness::lint::stack_profile(&stack_dir, &compose_files) {
+        Cmd::Profile { stack_dir, compose } => match obs_harness::lint::stack_profile_of(&stack_dir, &compose.input()) {
             Ok(p) => {
                 println!("{}", serde_json::to_string_pretty(&p.secrets.profile(&p)).expect("profile serialises"));
                 0
@@ -288,7 +297,7 @@ fn main() -> ExitCode {
                 e.exit_code()
             }
         },
-        Cmd::Graph { stack_dir, compose_files, format } => match obs_harness::model::StackModel::load(&stack_dir, &compose_files) {
+        Cmd::Graph { stack_dir, compose, format } => match obs_harness::model::StackModel::load_input(&stack_dir, &compose.input()) {
             Ok(m) => {
                 print!("{}", obs_harness::model::graph::Graph::of(&m, &|_| None).render(format));
                 0
@@ -300,7 +309,8 @@ fn main() -> ExitCode {
         },
         Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
             stack_dir: a.stack,
-            compose: a.compose,
+            compose: a.compose.compose_files.first().cloned(),
+            compose_input: a.compose.input(),
             services: a.services,
             images: a.images,
             scenario: a.scenario,

@@ -28,6 +28,8 @@ pub struct CheckOptions {
     pub stack_dir: PathBuf,
     /// Default: `<stack_dir>/docker-compose.yml`.
     pub compose: Option<PathBuf>,
+    /// Every compose file (the first is [`Self::compose`]), `--env-file`s and `--profile`s.
+    pub compose_input: crate::read::compose::ComposeInput,
     pub services: Option<Vec<String>>,
     pub images: ImageMode,
     pub scenario: Option<PathBuf>,
@@ -212,7 +214,9 @@ pub async fn check(opts: CheckOptions) -> i32 {
         let t = Instant::now();
         let lopts = lint::LintOptions {
             external: true,
-            compose_files: opts.compose.iter().cloned().collect(),
+            compose_files: opts.compose_input.files.clone(),
+            env_files: opts.compose_input.env_files.clone(),
+            compose_profiles: opts.compose_input.profiles.clone(),
             images: opts.image_overrides.clone(),
             ..Default::default()
         };
@@ -231,7 +235,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     }
 
     // The stack's data flow, coloured by what the live phases see (graph.mmd, graph.json).
-    let model = crate::model::StackModel::load(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>()).ok();
+    let model = crate::model::StackModel::load_input(&opts.stack_dir, &opts.compose_input).ok();
     report.graph = model.as_ref().map(|m| crate::model::graph::Graph::of(m, &|_| None));
 
     let scenario = match &opts.scenario {
@@ -247,7 +251,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
     let mut stack = None;
     let mut targets = match &opts.targets {
         Some(spec) => match Targets::parse(spec) {
-            Ok(t) => match lint::stack_profile(&opts.stack_dir, &opts.compose.iter().cloned().collect::<Vec<_>>()) {
+            Ok(t) => match lint::stack_profile_of(&opts.stack_dir, &opts.compose_input) {
                 Ok(p) => t.with_profile(p),
                 Err(e) => return fail_input(&mut report, "profile", format!("{e} (hint: --target still reads what to expect from --stack)")),
             },
@@ -256,6 +260,7 @@ pub async fn check(opts: CheckOptions) -> i32 {
         None => {
             let p = progress("start: bringing the stack up");
             let mut so = StackOptions::new(&compose)
+                .with_compose(opts.compose_input.clone())
                 .with_images(opts.images)
                 .with_acceleration(opts.acceleration)
                 .with_startup_timeout(opts.startup_timeout);

@@ -5,8 +5,10 @@
 //! (the gate's), and each service's ports and readiness endpoint come from the
 //! stack model ([`crate::model`]), so the lifecycle and the gate agree on them.
 //!
-//! Supported: `image`, `environment` (list or map, `${VAR}`, `${VAR:-default}`
-//! and `${VAR:?message}` interpolated from the process environment), `command`,
+//! The project is read as compose reads it ([`crate::read::compose::project`]:
+//! interpolation from the environment, `.env` and `--env-file`, several files,
+//! include, extends, profiles); a `${VAR:?message}` that is not set refuses it.
+//! Planned: `image`, `environment` (with `env_file:`), `command`,
 //! `entrypoint`, `ports` and `expose` (container side only: host ports are always
 //! random), `volumes` (relative bind mounts are copied in, absolute bind mounts
 //! such as the Docker socket are mounted, named volumes become per-run volumes),
@@ -32,6 +34,14 @@ pub enum ComposeError {
     UnknownService { path: PathBuf, service: String, known: String },
     #[error("{}: dependency cycle among services {services_in_cycle:?}", path.display())]
     Cycle { path: PathBuf, services_in_cycle: Vec<String> },
+}
+
+/// A read error as the lifecycle reports it (file, line and column where known).
+fn read_error(path: &Path, e: crate::read::ReadError) -> ComposeError {
+    match e {
+        crate::read::ReadError::Yaml { path, line, col, message } | crate::read::ReadError::Json { path, line, col, message } | crate::read::ReadError::Compose { path, line, col, message } => ComposeError::Parse { path, line, column: col, message },
+        other => ComposeError::Parse { path: path.to_owned(), line: 0, column: 0, message: other.to_string() },
+    }
 }
 
 /// How a host path in `volumes:` reaches the container.
@@ -97,11 +107,22 @@ impl ComposeProject {
     /// the stack model gives it (its own config's listen ports, not only the
     /// image's defaults): lifecycle and lint read ports from the same model.
     pub fn load(path: &Path) -> Result<Self, ComposeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ComposeError::Read { path: path.to_owned(), source })?;
-        let mut project = Self::parse(path, &text)?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::load_input(&crate::read::compose::ComposeInput::files([path.to_owned()]))
+    }
+
+    /// [`Self::load`] of a whole compose input: its files merged in order (the first one's
+    /// directory is the project's), its env files and profiles, as `docker compose` reads them.
+    pub fn load_input(input: &crate::read::compose::ComposeInput) -> Result<Self, ComposeError> {
+        let path = input.files.first().cloned().unwrap_or_else(|| PathBuf::from("docker-compose.yml"));
+        if !path.is_file() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+            return Err(ComposeError::Read { path, source });
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+        let model = crate::read::compose::ComposeModel::load_project(&dir, input).map_err(|e| read_error(&path, e))?;
+        let mut project = Self::plan(&path, &dir, model)?;
         // A config the model cannot read is lint's finding to report; the plan keeps compose's ports.
-        if let Ok(model) = crate::model::StackModel::load(dir, &[path.to_owned()]) {
+        if let Ok(model) = crate::model::StackModel::load_input(&dir, input) {
             project.apply_model(&model);
         }
         Ok(project)
@@ -120,12 +141,16 @@ impl ComposeProject {
     /// ([`crate::read::compose::ComposeModel`]) and planned for testcontainers.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
         let base = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let model = crate::read::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| match e {
-            crate::lint::LintError::Yaml { path, line, col, message } | crate::lint::LintError::Json { path, line, col, message } => {
-                ComposeError::Parse { path, line, column: col, message }
-            }
-            other => ComposeError::Parse { path: path.to_owned(), line: 0, column: 0, message: other.to_string() },
-        })?;
+        let model = crate::read::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| read_error(path, e))?;
+        Self::plan(path, base, model)
+    }
+
+    /// Plans every service of a read project. A variable compose requires (`${VAR:?msg}`)
+    /// and that is not set refuses the project, as `docker compose up` does.
+    fn plan(path: &Path, base: &Path, model: crate::read::compose::ComposeModel) -> Result<Self, ComposeError> {
+        if let Some(n) = model.notes.iter().find(|n| n.rule == "compose-variable-required") {
+            return Err(ComposeError::Parse { path: base.join(&n.file), line: n.line, column: 1, message: n.message.replace("; read on as empty", "") });
+        }
         let mut services = BTreeMap::new();
         for svc in &model.services {
             services.insert(svc.name.clone(), plan_service(path, base, svc)?);
@@ -204,8 +229,8 @@ fn plan_service(path: &Path, base: &Path, s: &ServiceInfo) -> Result<ServicePlan
     };
     let mut env = BTreeMap::new();
     for (k, v) in &s.environment {
-        let v = interpolate(v.value.as_deref().unwrap_or_default()).map_err(|m| problem(format!("environment {k}: {m}"), "export the variable"))?;
-        env.insert(k.clone(), v);
+        // Already interpolated by the reader, as compose does (with `.env` and `--env-file`).
+        env.insert(k.clone(), v.value.clone().unwrap_or_default());
     }
     let mut mounts = Vec::new();
     for m in &s.mounts {
@@ -296,35 +321,6 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// Compose variable interpolation from the process environment.
-pub fn interpolate(value: &str) -> Result<String, String> {
-    let re = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\$").expect("valid regex");
-    let mut out = String::new();
-    let mut last = 0;
-    for caps in re.captures_iter(value) {
-        let m = caps.get(0).expect("whole match");
-        out.push_str(&value[last..m.start()]);
-        last = m.end();
-        if m.as_str() == "$$" {
-            out.push('$');
-            continue;
-        }
-        let var = caps.get(1).or_else(|| caps.get(4)).expect("a name").as_str();
-        let current = std::env::var(var).ok();
-        let op = caps.get(2).map(|o| o.as_str());
-        let arg = caps.get(3).map_or("", |a| a.as_str());
-        let unset_or_empty = |colon: bool| current.as_deref().is_none_or(|v| colon && v.is_empty());
-        out.push_str(&match op {
-            Some(":-") | Some("-") if unset_or_empty(op == Some(":-")) => arg.to_owned(),
-            Some(":?") | Some("?") if unset_or_empty(op == Some(":?")) => {
-                return Err(format!("variable {var} is required: {arg}"));
-            }
-            _ => current.unwrap_or_default(),
-        });
-    }
-    out.push_str(&value[last..]);
-    Ok(out)
-}
 
 #[cfg(test)]
 mod tests {
@@ -381,11 +377,9 @@ mod tests {
     }
 
     #[test]
-    fn interpolation_like_compose() {
-        // SAFETY: single-threaded test-local variable names.
-        unsafe { std::env::set_var("OBS_T_SET", "v") };
-        assert_eq!(interpolate("a-${OBS_T_SET}-$OBS_T_SET-$$").unwrap(), "a-v-v-$");
-        assert_eq!(interpolate("${OBS_T_UNSET:-dflt}").unwrap(), "dflt");
-        assert_eq!(interpolate("${OBS_T_UNSET:?set it}").unwrap_err(), "variable OBS_T_UNSET is required: set it");
+    fn a_required_variable_that_is_not_set_refuses_the_project() {
+        let text = "services:\n  a:\n    image: x\n    environment:\n      - K=${OBS_T_NEVER_SET_REQUIRED:?set it}\n";
+        let err = ComposeProject::parse(Path::new("c.yml"), text).unwrap_err().to_string();
+        assert!(err.contains("OBS_T_NEVER_SET_REQUIRED") && err.contains("set it") && err.contains(":5:"), "{err}");
     }
 }

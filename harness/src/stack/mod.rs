@@ -84,9 +84,27 @@ pub struct StackOptions {
     pub webhook: bool,
     /// Image per service, winning over `OBS_IMAGE_<SERVICE>`, the air-gapped set and the compose file.
     pub image_overrides: BTreeMap<String, String>,
+    /// Override files merged over `compose_file`, `--env-file`s and `--profile`s, as compose takes them.
+    pub compose: crate::read::compose::ComposeInput,
 }
 
 impl StackOptions {
+    /// Reads the project as compose would with these files, env files and profiles
+    /// (`compose_file` first, then the override files of `compose`).
+    pub fn with_compose(mut self, input: crate::read::compose::ComposeInput) -> Self {
+        self.compose = input;
+        self
+    }
+
+    /// The compose input the lifecycle reads: `compose_file`, then the overrides.
+    pub fn compose_input(&self) -> crate::read::compose::ComposeInput {
+        let mut input = self.compose.clone();
+        let main = std::path::absolute(&self.compose_file).unwrap_or_else(|_| self.compose_file.clone());
+        input.files.retain(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()) != main);
+        input.files.insert(0, main);
+        input
+    }
+
     pub fn new(compose_file: impl Into<PathBuf>) -> Self {
         Self {
             compose_file: compose_file.into(),
@@ -96,6 +114,7 @@ impl StackOptions {
             acceleration: 1,
             webhook: true,
             image_overrides: BTreeMap::new(),
+            compose: Default::default(),
         }
     }
 
@@ -373,7 +392,7 @@ impl Stack {
 
     /// Starts the selected services and waits until each is ready.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
-        let mut project = ComposeProject::load(&options.compose_file)?;
+        let mut project = ComposeProject::load_input(&options.compose_input())?;
         let mut selected = match &options.services {
             Some(s) => project.select(s)?,
             None if options.images == ImageMode::Airgapped => {
