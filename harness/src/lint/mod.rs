@@ -153,7 +153,9 @@ pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
 
     let t1 = Instant::now();
     cross_refs(stack, &mut report);
-    report.findings.extend(crate::model::links::check(&model));
+    for f in crate::model::links::check(&model) {
+        if f.severity == Severity::Info { report.notes.push(f) } else { report.findings.push(f) }
+    }
     compat::check(stack, &mut report);
     if opts.profile == Profile::Prod {
         prod::check(stack, &mut report);

@@ -40,6 +40,8 @@ impl EdgeState {
 /// One edge of the drawing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Edge {
+    /// False when one end is a kind the model does not know: drawn grey, not judged.
+    pub modelled: bool,
     pub from: String,
     /// The target service; the host as written when it names none.
     pub to: String,
@@ -70,6 +72,8 @@ pub struct Graph {
 pub struct GraphNode {
     pub name: String,
     pub kind: String,
+    /// False for a kind the model does not know: drawn grey, its links not judged.
+    pub modelled: bool,
     /// `port proto` of each listener.
     pub listens: Vec<String>,
 }
@@ -80,13 +84,15 @@ impl Graph {
         let nodes = model
             .nodes
             .iter()
-            .map(|n| GraphNode { name: n.name.clone(), kind: n.kind.into(), listens: n.listeners.iter().map(|l| format!("{} {}", l.port, l.proto)).collect() })
+            .map(|n| GraphNode { name: n.name.clone(), kind: n.kind.into(), modelled: n.modelled, listens: n.listeners.iter().map(|l| format!("{} {}", l.port, l.proto)).collect() })
             .collect();
         let mut edges: Vec<Edge> = Vec::new();
         for l in &model.links {
             let broken = super::links::check_link(model, l).map(|f| format!("{}: {}", f.rule, f.message));
             let to = l.to.clone().unwrap_or_else(|| l.host.clone());
+            let modelled = [Some(l.from.as_str()), l.to.as_deref()].iter().all(|n| n.and_then(|n| model.node(n)).is_none_or(|n| n.modelled));
             let e = Edge {
+                modelled,
                 from: l.from.clone(),
                 to,
                 proto: l.proto.to_string(),
@@ -112,7 +118,7 @@ impl Graph {
         let mut g = Self { nodes, edges };
         for e in &g.edges {
             if !g.nodes.iter().any(|n| n.name == e.to) {
-                g.nodes.push(GraphNode { name: e.to.clone(), kind: "unknown".into(), listens: vec![] });
+                g.nodes.push(GraphNode { name: e.to.clone(), kind: "unknown".into(), modelled: true, listens: vec![] });
             }
         }
         g
@@ -151,8 +157,17 @@ impl Graph {
         let esc = |s: &str| s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;");
         let mut out = String::from("flowchart LR\n");
         for n in &self.nodes {
-            let shape = if n.kind == "unknown" { format!("{}[/\"{} (no such service)\"/]", id(&n.name), esc(&n.name)) } else { format!("{}[\"{}<br/><small>{}</small>\"]", id(&n.name), esc(&n.name), esc(&n.kind)) };
+            let shape = if n.kind == "unknown" {
+                format!("{}[/\"{} (no such service)\"/]", id(&n.name), esc(&n.name))
+            } else if !n.modelled {
+                format!("{}[\"{}<br/><small>not modelled</small>\"]", id(&n.name), esc(&n.name))
+            } else {
+                format!("{}[\"{}<br/><small>{}</small>\"]", id(&n.name), esc(&n.name), esc(&n.kind))
+            };
             out.push_str(&format!("  {shape}\n"));
+            if !n.modelled {
+                out.push_str(&format!("  style {} fill:#eeeeee,stroke:#999999,color:#666666\n", id(&n.name)));
+            }
         }
         let mut styles = Vec::new();
         for (i, e) in self.edges.iter().enumerate() {
@@ -161,7 +176,9 @@ impl Graph {
             let arrow = if e.broken.is_some() { "-. " } else { "-- " };
             let tail = if e.broken.is_some() { " .->" } else { " -->" };
             out.push_str(&format!("  {} {arrow}\"{mark}{}{}<br/>{}\"{tail} {}\n", id(&e.from), esc(&e.proto), port, esc(&e.what), id(&e.to)));
-            if let Some(s) = e.state {
+            if !e.modelled {
+                styles.push(format!("  linkStyle {i} stroke:#aaaaaa,stroke-width:1px,stroke-dasharray:3"));
+            } else if let Some(s) = e.state {
                 styles.push(format!("  linkStyle {i} stroke:{},stroke-width:2px", s.colour()));
             } else if e.broken.is_some() {
                 styles.push(format!("  linkStyle {i} stroke:#d62728,stroke-width:2px"));
@@ -178,7 +195,7 @@ impl Graph {
         let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
         let mut out = String::from("digraph stack {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
         for n in &self.nodes {
-            let style = if n.kind == "unknown" { ", style=dashed, color=\"#d62728\"" } else { "" };
+            let style = if n.kind == "unknown" { ", style=dashed, color=\"#d62728\"" } else if !n.modelled { ", style=filled, fillcolor=\"#eeeeee\", color=\"#999999\"" } else { "" };
             out.push_str(&format!("  {} [label={}{style}];\n", q(&n.name), q(&format!("{}\n{}", n.name, n.kind))));
         }
         for e in &self.edges {
@@ -187,7 +204,7 @@ impl Graph {
             if let Some(b) = &e.broken {
                 label.push_str(&format!("\n✗ {}", b.split(':').next().unwrap_or(b)));
             }
-            let colour = e.state.map(EdgeState::colour).or(e.broken.as_ref().map(|_| "#d62728"));
+            let colour = if e.modelled { e.state.map(EdgeState::colour).or(e.broken.as_ref().map(|_| "#d62728")) } else { Some("#aaaaaa") };
             let attrs = match colour {
                 Some(c) => format!(", color={}, fontcolor={}", q(c), q(c)),
                 None => String::new(),
@@ -206,7 +223,7 @@ fn checks_for(model: &StackModel, l: &Link) -> Vec<String> {
     let (from, to) = (kind(Some(&l.from)), kind(l.to.as_deref()));
     let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
     match (from, to, l.proto) {
-        (_, "otel-collector", crate::model::Proto::OtlpGrpc | crate::model::Proto::OtlpHttp) => v(&["jaeger.service", "jaeger.traces"]),
+        (_, "otel-collector", crate::model::Proto::OtlpGrpc | crate::model::Proto::OtlpHttp | crate::model::Proto::Otlp) => v(&["jaeger.service", "jaeger.traces"]),
         ("otel-collector", "jaeger", _) => v(&["jaeger."]),
         ("prometheus", _, _) if l.what.starts_with("scrape ") => {
             let job = l.what.split_whitespace().nth(1).unwrap_or_default();

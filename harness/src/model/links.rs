@@ -29,7 +29,7 @@ fn listeners(n: &Node) -> String {
 }
 
 fn compatible(link: Proto, listener: Proto) -> bool {
-    link == listener
+    link == listener || (link == Proto::Otlp && matches!(listener, Proto::OtlpGrpc | Proto::OtlpHttp))
 }
 
 /// The verdict of one link: `None` when it holds.
@@ -42,14 +42,19 @@ pub fn check_link(model: &StackModel, l: &Link) -> Option<Finding> {
         let names = model.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         return Some(finding(&l.at, l.rule, format!("{head}: `{}` is not a service of {}", l.host, model.compose().display_name()), Some(format!("services: {names}"))));
     };
-    let Some(listener) = to.listener(l.port) else {
-        let fix = l
-            .expects
-            .iter()
-            .find_map(|e| to.serving(e))
-            .or_else(|| to.listeners.iter().find(|x| compatible(l.proto, x.proto)))
-            .map(|x| format!("use port {} ", x.port))
-            .unwrap_or_default();
+    // A kind the model does not know (or a pass-through proxy): its listeners are not
+    // known, so the link is not judged ([`unjudged`] reports it once, as info).
+    if !to.modelled {
+        return None;
+    }
+    // One port may serve several APIs (Mimir: the Prometheus API and the Alertmanager).
+    let on_port: Vec<&Listener> = to.listeners.iter().filter(|x| x.port == l.port).collect();
+    let fitting = on_port.iter().copied().find(|x| compatible(l.proto, x.proto) && (l.expects.is_empty() || l.expects.contains(&x.serves)));
+    let Some(listener) = fitting.or(on_port.first().copied()) else {
+        let fix = match right_port(model, l, to) {
+            Some(f) => format!("{f} "),
+            None => String::new(),
+        };
         return Some(finding(
             &l.at,
             l.rule,
@@ -65,6 +70,7 @@ pub fn check_link(model: &StackModel, l: &Link) -> Option<Finding> {
         let other = to.listeners.iter().find(|x| x.serves == listener.serves && compatible(x.proto, l.proto) && x.port != l.port);
         let hint = match (right.or(other), l.proto) {
             (Some(r), _) => format!("use port {} ({} {})", r.port, r.proto, r.serves),
+            (None, _) if right_port(model, l, to).is_some() => right_port(model, l, to).unwrap_or_default(),
             (None, Proto::OtlpGrpc) => format!("point it at {}'s OTLP/gRPC port, or switch the sender to OTLP/HTTP", to.name),
             (None, Proto::OtlpHttp) => format!("point it at {}'s OTLP/HTTP port, or switch the sender to gRPC", to.name),
             (None, _) => format!("`{}` listens on: {}", to.name, listeners(to)),
@@ -97,10 +103,47 @@ pub fn check_link(model: &StackModel, l: &Link) -> Option<Finding> {
     None
 }
 
-/// Every finding of the stack's links and data flow.
+/// The fix a hint names when the link's port is wrong: a port of the target that serves
+/// what the link needs; else, when the target serves none (`localhost` inside the sender,
+/// a wrong service), the service and port that do.
+fn right_port(model: &StackModel, l: &Link, to: &Node) -> Option<String> {
+    let fits = |x: &&Listener| compatible(l.proto, x.proto) && (l.expects.is_empty() || l.expects.contains(&x.serves));
+    if let Some(x) = to.listeners.iter().find(fits) {
+        return Some(format!("use port {}", x.port));
+    }
+    if l.expects.is_empty() {
+        return None;
+    }
+    let (n, x) = model.nodes.iter().filter(|n| n.name != l.from && n.modelled && !n.virtual_node).find_map(|n| n.listeners.iter().find(fits).map(|x| (n, x)))?;
+    let local = if super::is_local(&l.host) { format!("`{}` inside `{}` is `{}` itself: ", l.host, l.from, l.from) } else { String::new() };
+    Some(format!("{local}point it at `{}:{}` ({} serves {})", n.name, x.port, n.name, x.serves))
+}
+
+/// The links not judged because one end's kind is not modelled, with those kinds.
+pub fn unjudged(model: &StackModel) -> Vec<&Link> {
+    model.links.iter().filter(|l| l.to.as_deref().and_then(|t| model.node(t)).is_some_and(|n| !n.modelled)).collect()
+}
+
+/// Every finding of the stack's links and data flow, and one info naming what the
+/// model does not know (the services of kinds it does not model, the links left unjudged).
 pub fn check(model: &StackModel) -> Vec<Finding> {
     let mut out: Vec<Finding> = model.links.iter().filter_map(|l| check_link(model, l)).collect();
     out.extend(trace_store(model));
+    let unknown: Vec<String> = model.nodes.iter().filter(|n| !n.modelled).map(|n| format!("{} ({})", n.name, if n.image.is_empty() { "built" } else { &n.image })).collect();
+    if !unknown.is_empty() {
+        let links: Vec<String> = unjudged(model).iter().map(|l| format!("{} → {}:{} ({})", l.from, l.host, l.port, l.what)).collect();
+        let file = model.compose().file.clone();
+        let links = if links.is_empty() { "none".into() } else { links.join("; ") };
+        out.push(Finding {
+            file,
+            line: 1,
+            col: None,
+            severity: Severity::Info,
+            rule: "not-modelled".into(),
+            message: format!("not modelled, so not judged: services {}; links into them: {links}", unknown.join(", ")),
+            hint: Some("mark the service under test `obs-harness.role: app`; the README lists the kinds the model knows".into()),
+        });
+    }
     out
 }
 
@@ -122,7 +165,7 @@ fn trace_store(model: &StackModel) -> Vec<Finding> {
     }
     let Some(c) = &model.stack.collector else { return out };
     let Some(node) = c.svc.as_deref().and_then(|s| model.node(s)) else { return out };
-    let fed = model.links.iter().any(|l| matches!(l.proto, Proto::OtlpGrpc | Proto::OtlpHttp) && l.to.as_deref() == Some(node.name.as_str()) && l.from != node.name);
+    let fed = model.links.iter().any(|l| matches!(l.proto, Proto::OtlpGrpc | Proto::OtlpHttp | Proto::Otlp) && l.to.as_deref() == Some(node.name.as_str()) && l.from != node.name);
     if !fed {
         return out;
     }

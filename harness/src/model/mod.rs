@@ -43,6 +43,9 @@ pub enum Proto {
     OtlpGrpc,
     /// OTLP over HTTP (protobuf or JSON).
     OtlpHttp,
+    /// OTLP whose transport is not known: an SDK whose protocol is unset and whose
+    /// endpoint's port and path do not say (SDK defaults differ by language).
+    Otlp,
     /// Memberlist/cluster gossip (not HTTP).
     Gossip,
     /// Reading container logs through the Docker API (Promtail → containers).
@@ -56,6 +59,7 @@ impl Proto {
             Proto::Grpc => "grpc",
             Proto::OtlpGrpc => "otlp/grpc",
             Proto::OtlpHttp => "otlp/http",
+            Proto::Otlp => "otlp",
             Proto::Gossip => "gossip",
             Proto::DockerLogs => "docker logs",
         }
@@ -110,6 +114,9 @@ pub struct Node {
     pub listeners: Vec<Listener>,
     /// Only in the run, not in the compose file (the harness's webhook receiver).
     pub virtual_node: bool,
+    /// Its kind is modelled (listeners and links read from its own config): links to it
+    /// are judged. A kind the model does not know, or a pass-through proxy, is not.
+    pub modelled: bool,
 }
 
 impl Node {
@@ -158,6 +165,8 @@ pub struct Ctx<'a> {
     pub(crate) stack: &'a Stack,
     pub svc: &'a ServiceInfo,
     pub config: Option<&'a ConfigDoc>,
+    /// Its image reference (version rules read its tag; no tag or `latest` is the newest).
+    pub image: crate::read::image::ImageRef,
 }
 
 impl Ctx<'_> {
@@ -214,13 +223,13 @@ impl StackModel {
         let mut nodes = Vec::new();
         let mut links = Vec::new();
         for svc in &stack.compose.services {
-            let ctx = Ctx { stack: &stack, svc, config: stack.configs.get(&svc.name) };
+            let ctx = Ctx { stack: &stack, svc, config: stack.configs.get(&svc.name), image: crate::read::image::ImageRef::parse(&svc.image) };
             let kind = kinds::kind_of(svc);
             let listeners = match kind {
                 Some(k) => k.listeners(&ctx),
                 None => svc.ports.iter().map(|&port| Listener { port, proto: Proto::Http, serves: "service", bind: String::new(), at: None }).collect(),
             };
-            nodes.push(Node { name: svc.name.clone(), kind: kind.map_or("service", |k| k.name()), image: svc.image.clone(), listeners, virtual_node: false });
+            nodes.push(Node { name: svc.name.clone(), kind: kind.map_or("service", |k| k.name()), image: svc.image.clone(), listeners, virtual_node: false, modelled: kind.is_some_and(|k| k.judged()) });
             if let Some(k) = kind {
                 links.extend(k.links(&ctx));
             }
@@ -234,6 +243,7 @@ impl StackModel {
                 image: "obs-harness (the harness's own receiver)".into(),
                 listeners: vec![Listener { port: WEBHOOK_PORT, proto: Proto::Http, serves: "webhook", bind: "0.0.0.0".into(), at: None }],
                 virtual_node: true,
+                modelled: true,
             });
         }
         let mut model = Self { stack, nodes, links };

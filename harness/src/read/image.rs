@@ -55,6 +55,20 @@ impl ImageRef {
         repos.iter().any(|r| self.is(r))
     }
 
+    /// `(major, minor, patch)` of the tag (`v3.14.0`, `0.92.0`, `2.9.2-rc.1`); `None` for no
+    /// tag or `latest`, which are the newest release: a version rule treats `None` as newest.
+    pub fn semver(&self) -> Option<(u64, u64, u64)> {
+        let v = self.version()?;
+        let core = v.split(['-', '+']).next()?;
+        let mut it = core.split('.').map(|x| x.parse::<u64>());
+        Some((it.next()?.ok()?, it.next().and_then(Result::ok).unwrap_or(0), it.next().and_then(Result::ok).unwrap_or(0)))
+    }
+
+    /// True when the tag is a release older than `(major, minor, patch)`; `latest` and no tag are not.
+    pub fn older_than(&self, v: (u64, u64, u64)) -> bool {
+        self.semver().is_some_and(|s| s < v)
+    }
+
     /// The tag without a leading `v` (`v3.14.0` → `3.14.0`); `None` for no tag or `latest`.
     pub fn version(&self) -> Option<&str> {
         let t = self.tag.as_deref()?;

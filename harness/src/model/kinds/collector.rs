@@ -1,9 +1,12 @@
 //! The OpenTelemetry Collector: its OTLP receivers (those a pipeline uses) on
 //! `protocols.grpc.endpoint` / `protocols.http.endpoint` (default
-//! `localhost:4317` / `localhost:4318` since v0.104.0), the `health_check`
-//! extension (default `localhost:13133`) and its own metrics (`service.telemetry`,
-//! default port 8888); each exporter with an `endpoint` is a link
-//! (`otlp`/`otlp_grpc` speak OTLP/gRPC, `otlphttp`/`otlp_http` OTLP/HTTP).
+//! `localhost:4317` / `localhost:4318` since v0.104.0, `0.0.0.0` before), the
+//! `health_check` extension (default `localhost:13133`, `0.0.0.0` before v0.104.0),
+//! its own metrics (`service.telemetry`, default `localhost:8888` since v0.111.0,
+//! `:8888` before) and the `prometheus` exporter's `endpoint` (where it *serves*
+//! metrics: a listener, not a link). Each other exporter with an `endpoint` is a link
+//! (`otlp`/`otlp_grpc` speak OTLP/gRPC, `otlphttp`/`otlp_http` OTLP/HTTP). Version
+//! rules read the image tag; no tag or `latest` is the newest.
 
 use super::super::{ConfigDoc, Ctx, Link, Listener, Proto, split_bind};
 
@@ -41,6 +44,12 @@ pub fn pipeline_exporters(cfg: &ConfigDoc, signal: &str) -> Vec<(String, Vec<Str
     out
 }
 
+/// The default bind of a receiver or extension endpoint: `localhost` since v0.104.0
+/// (the `component.UseLocalHostAsDefaultHost` gate), all interfaces before.
+fn default_host(ctx: &Ctx) -> &'static str {
+    if ctx.image.older_than((0, 104, 0)) { "0.0.0.0" } else { "localhost" }
+}
+
 fn endpoint_listener(ctx: &Ctx, cfg: &ConfigDoc, path: &[&str], default: &str, proto: Proto, serves: &'static str) -> Option<Listener> {
     let set = cfg.get(path).and_then(|v| v.get("endpoint")).and_then(crate::read::compose::scalar);
     let (value, at) = match set {
@@ -62,11 +71,12 @@ pub(crate) fn otlp_listeners(ctx: &Ctx, cfg: &ConfigDoc) -> Vec<Listener> {
             continue;
         }
         let Some(protocols) = cfg.get(&["receivers", r.as_str(), "protocols"]) else { continue };
+        let host = default_host(ctx);
         if protocols.get("grpc").is_some() {
-            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "grpc"], "localhost:4317", Proto::OtlpGrpc, "otlp"));
+            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "grpc"], &format!("{host}:4317"), Proto::OtlpGrpc, "otlp"));
         }
         if protocols.get("http").is_some() {
-            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "http"], "localhost:4318", Proto::OtlpHttp, "otlp"));
+            out.extend(endpoint_listener(ctx, cfg, &["receivers", &r, "protocols", "http"], &format!("{host}:4318"), Proto::OtlpHttp, "otlp"));
         }
     }
     out
@@ -125,7 +135,7 @@ impl super::Kind for Collector {
         let mut out = otlp_listeners(ctx, cfg);
         if extensions(cfg).iter().any(|e| e == "health_check" || e.starts_with("health_check/")) {
             let name = extensions(cfg).into_iter().find(|e| e.starts_with("health_check")).unwrap_or_default();
-            out.extend(endpoint_listener(ctx, cfg, &["extensions", &name], "localhost:13133", Proto::Http, "health"));
+            out.extend(endpoint_listener(ctx, cfg, &["extensions", &name], &format!("{}:13133", default_host(ctx)), Proto::Http, "health"));
         }
         // Internal telemetry: a pull reader's host/port, else the default 8888.
         let reader = cfg
@@ -139,7 +149,14 @@ impl super::Kind for Collector {
                 let at = ctx.at("port", Some(&port.to_string()));
                 out.push(Listener { port, proto: Proto::Http, serves: "metrics", bind, at });
             }
-            None => out.push(Listener { port: 8888, proto: Proto::Http, serves: "metrics", bind: String::new(), at: None }),
+            None => {
+                let bind = if ctx.image.older_than((0, 111, 0)) { String::new() } else { "localhost".into() };
+                out.push(Listener { port: 8888, proto: Proto::Http, serves: "metrics", bind, at: None });
+            }
+        }
+        // The `prometheus` exporter serves metrics on its endpoint (pull).
+        for e in used(cfg, "exporters").into_iter().filter(|e| serving_exporter(e)) {
+            out.extend(endpoint_listener(ctx, cfg, &["exporters", &e], "", Proto::Http, "metrics"));
         }
         out
     }
@@ -154,11 +171,19 @@ impl super::Kind for Collector {
     }
 }
 
+/// Exporters that serve on their `endpoint` (scraped), not send to it.
+pub(crate) fn serving_exporter(name: &str) -> bool {
+    name.split('/').next() == Some("prometheus")
+}
+
 /// One link per exporter with an `endpoint` (any collector-style config).
 pub(crate) fn exporter_links(ctx: &Ctx, exporters: &std::collections::BTreeMap<String, Option<crate::read::configs::CollectorExporter>>, rel: &str, text: &str) -> Vec<Link> {
     let mut out = Vec::new();
     for (name, e) in exporters {
         let Some(ep) = e.as_ref().and_then(|e| e.endpoint.as_ref()) else { continue };
+        if serving_exporter(name) {
+            continue;
+        }
         let (proto, expects, default) = exporter_kind(name).unwrap_or((Proto::Http, &[], None));
         let at = crate::read::compose::Origin { file: rel.to_owned(), line: crate::read::locate::line_of(text, ep) };
         out.push(super::link(ctx, ep, default, proto, expects, format!("export {name}"), "collector-exporter-unknown-service", at));

@@ -13,6 +13,7 @@ pub fn expects(ds_type: &str) -> &'static [&'static str] {
         "prometheus" => &["prometheus"],
         "loki" => &["loki"],
         "jaeger" => &["jaeger-query"],
+        "tempo" => &["tempo"],
         "alertmanager" => &["alertmanager"],
         _ => &[],
     }

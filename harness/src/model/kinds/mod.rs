@@ -8,9 +8,12 @@ pub mod collector;
 pub mod grafana;
 pub mod jaeger;
 pub mod loki;
+pub mod mimir;
 pub mod prometheus;
 pub mod promtail;
+pub mod proxy;
 pub mod sdk;
+pub mod tempo;
 
 use super::{Ctx, Link, Listener};
 use crate::read::compose::ServiceInfo;
@@ -43,6 +46,10 @@ pub trait Kind: Sync {
     fn config_env_expansion(&self) -> Option<&'static str> {
         None
     }
+    /// Links to it are judged (its listeners are known). A pass-through proxy is not.
+    fn judged(&self) -> bool {
+        true
+    }
     /// What it listens on: from its config, flags or environment, image defaults as fallback.
     fn listeners(&self, ctx: &Ctx) -> Vec<Listener>;
     /// What it sends where.
@@ -64,6 +71,9 @@ pub const ALL: &[&dyn Kind] = &[
     &collector::Collector,
     &jaeger::Jaeger,
     &grafana::Grafana,
+    &tempo::Tempo,
+    &mimir::Mimir,
+    &proxy::Proxy,
 ];
 
 /// The kind of a service, if the model knows it.
