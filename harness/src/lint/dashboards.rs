@@ -103,17 +103,39 @@ pub fn extract(dash: &Value, provisioned: &[Datasource]) -> (Vec<DashQuery>, Vec
     (c.queries, c.refs)
 }
 
+/// The uid (or name) a datasource reference names.
+fn ds_uid(ds: Option<&Value>) -> Option<&str> {
+    match ds? {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("uid").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// The panel's datasource is Grafana's Mixed one (each target keeps its own).
+fn is_mixed(ds: Option<&Value>) -> bool {
+    ds_uid(ds).is_some_and(|u| u == "-- Mixed --" || u == "mixed") || ds.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("mixed")
+}
+
 impl Ctx<'_> {
     fn panel(&mut self, p: &Value) {
         let title = p.get("title").and_then(Value::as_str).unwrap_or("");
         let pds = p.get("datasource");
         self.note_ref(pds, &format!("panel {title:?}"));
+        // Grafana runs a target on the panel's datasource unless the panel is Mixed, the
+        // target names the same one, or it is an expression: a target's stale uid under a
+        // non-mixed panel is replaced (PanelQueryRunner.run / SceneQueryRunner).
+        let panel_wins = pds.is_some_and(|d| !d.is_null()) && !is_mixed(pds);
         if let Some(ts) = p.get("targets").and_then(Value::as_array) {
             for t in ts {
                 let refid = t.get("refId").and_then(Value::as_str).unwrap_or("?");
                 let origin = format!("panel {title:?} target {refid}");
-                let tds = t.get("datasource");
-                self.note_ref(tds, &origin);
+                let own = t.get("datasource");
+                let expression = ds_uid(own).is_some_and(|u| u == "__expr__" || u == "-100");
+                let tds = if panel_wins && !expression { pds } else { own };
+                if !panel_wins || expression {
+                    self.note_ref(tds, &origin);
+                }
                 let kind = self.kind(tds, Some(pds));
                 if let Some(e) = t.get("expr").and_then(Value::as_str) {
                     self.push(e, kind, origin);

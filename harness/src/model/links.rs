@@ -129,6 +129,7 @@ pub fn unjudged(model: &StackModel) -> Vec<&Link> {
 pub fn check(model: &StackModel) -> Vec<Finding> {
     let mut out: Vec<Finding> = model.links.iter().filter_map(|l| check_link(model, l)).collect();
     out.extend(trace_store(model));
+    out.extend(published_udp(model));
     let unknown: Vec<String> = model.nodes.iter().filter(|n| !n.modelled).map(|n| format!("{} ({})", n.name, if n.image.is_empty() { "built" } else { &n.image })).collect();
     if !unknown.is_empty() {
         let links: Vec<String> = unjudged(model).iter().map(|l| format!("{} → {}:{} ({})", l.from, l.host, l.port, l.what)).collect();
@@ -143,6 +144,29 @@ pub fn check(model: &StackModel) -> Vec<Finding> {
             message: format!("not modelled, so not judged: services {}; links into them: {links}", unknown.join(", ")),
             hint: Some("mark the service under test `obs-harness.role: app`; the README lists the kinds the model knows".into()),
         });
+    }
+    out
+}
+
+/// `port-published-as-tcp`: a compose `ports:` entry publishes over TCP (the default) a
+/// port the service listens on over UDP only (Jaeger v1's agent on 6831): host clients
+/// sending there reach nothing.
+fn published_udp(model: &StackModel) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for n in model.nodes.iter().filter(|n| n.modelled) {
+        let Some(svc) = model.compose().services.iter().find(|s| s.name == n.name) else { continue };
+        for p in svc.published.iter().filter(|p| p.protocol == "tcp") {
+            for port in p.target.0..=p.target.1 {
+                let on: Vec<&Listener> = n.listeners.iter().filter(|l| l.port == port).collect();
+                if !on.is_empty() && on.iter().all(|l| l.proto == Proto::Udp) {
+                    let spec = match &p.published {
+                        Some(h) => format!("{h}:{port}/udp"),
+                        None => format!("{port}/udp"),
+                    };
+                    out.push(finding(&p.origin, "port-published-as-tcp", format!("service `{}` publishes {port} over TCP, but it listens on {port} over UDP only ({})", n.name, on[0].serves), Some(format!("publish `{spec}`"))));
+                }
+            }
+        }
     }
     out
 }

@@ -48,6 +48,8 @@ pub enum Proto {
     Otlp,
     /// Memberlist/cluster gossip (not HTTP).
     Gossip,
+    /// Plain UDP (Jaeger v1's agent ports).
+    Udp,
     /// Reading container logs through the Docker API (Promtail → containers).
     DockerLogs,
 }
@@ -60,6 +62,7 @@ impl Proto {
             Proto::OtlpGrpc => "otlp/grpc",
             Proto::OtlpHttp => "otlp/http",
             Proto::Otlp => "otlp",
+            Proto::Udp => "udp",
             Proto::Gossip => "gossip",
             Proto::DockerLogs => "docker logs",
         }

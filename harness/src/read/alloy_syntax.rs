@@ -23,10 +23,7 @@ pub const MAX_DEPTH: usize = 128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
+    Str(String), Num(f64), Bool(bool), Null,
     /// Dotted identifier path, e.g. `loki.write.default.receiver`.
     Ref(String),
     Array(Vec<Value>),
@@ -44,9 +41,7 @@ pub struct Block {
     /// Dotted block name, e.g. `loki.source.docker`; `""` for the top-level attributes.
     pub name: String,
     pub label: Option<String>,
-    pub attrs: Vec<Attr>,
-    pub blocks: Vec<Block>,
-    pub line: usize,
+    pub attrs: Vec<Attr>, pub blocks: Vec<Block>, pub line: usize,
 }
 
 impl Block {
@@ -114,26 +109,17 @@ fn perr<T>(line: usize, col: usize, message: impl Into<String>) -> Res<T> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
-    Ident(String),
-    Num(f64),
+    Ident(String), Num(f64), Bool(bool), Null, P(&'static str), Eof,
     Str(String, bool), // decoded text; `true` when double-quoted, `false` for a `raw` string
-    Bool(bool),
-    Null,
-    P(&'static str),
-    Term, // a newline (or a comment running to one) that ends a statement
-    Eof,
+    Term,              // a newline (or a comment running to one) that ends a statement
 }
 
 struct Token { tok: Tok, line: usize, col: usize }
 
 struct Lexer { s: Vec<char>, i: usize, line: usize, col: usize }
 
-fn is_letter(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && c.is_alphabetic())
-}
-fn is_digit(c: char) -> bool {
-    c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
-}
+fn is_letter(c: char) -> bool { c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && c.is_alphabetic()) }
+fn is_digit(c: char) -> bool { c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()) }
 fn is_ident(s: &str) -> bool {
     let mut cs = s.chars();
     cs.next().is_some_and(is_letter) && cs.all(|c| is_letter(c) || is_digit(c))
@@ -143,18 +129,14 @@ fn push_char(buf: &mut Vec<u8>, c: char) {
 }
 
 impl Lexer {
-    fn peek(&self, k: usize) -> Option<char> {
-        self.s.get(self.i + k).copied()
-    }
+    fn peek(&self, k: usize) -> Option<char> { self.s.get(self.i + k).copied() }
     fn bump(&mut self) -> Option<char> {
         let c = self.peek(0)?;
         self.i += 1;
         (self.line, self.col) = if c == '\n' { (self.line + 1, 1) } else { (self.line, self.col + 1) };
         Some(c)
     }
-    fn eat(&mut self, c: char) -> bool {
-        self.peek(0) == Some(c) && self.bump().is_some()
-    }
+    fn eat(&mut self, c: char) -> bool { self.peek(0) == Some(c) && self.bump().is_some() }
     fn take_while(&mut self, out: &mut String, f: impl Fn(char) -> bool) -> usize {
         let start = out.len();
         while let Some(c) = self.peek(0).filter(|&c| f(c)) {
@@ -318,12 +300,8 @@ fn lex(text: &str) -> Res<Vec<Token>> {
 struct Parser { toks: Vec<Token>, i: usize, depth: usize } // `toks` always ends with Eof
 
 impl Parser {
-    fn tok(&self) -> &Tok {
-        &self.toks[self.i].tok
-    }
-    fn next(&mut self) {
-        self.i = (self.i + 1).min(self.toks.len() - 1);
-    }
+    fn tok(&self) -> &Tok { &self.toks[self.i].tok }
+    fn next(&mut self) { self.i = (self.i + 1).min(self.toks.len() - 1) }
     /// At punctuation `p`, or at end of file when `p` is `""`.
     fn is(&self, p: &str) -> bool {
         matches!(self.tok(), Tok::P(q) if *q == p) || (p.is_empty() && *self.tok() == Tok::Eof)
@@ -412,9 +390,7 @@ impl Parser {
         Ok(())
     }
 
-    fn expr(&mut self) -> Res<Value> {
-        self.nested(|p| p.binop(1))
-    }
+    fn expr(&mut self) -> Res<Value> { self.nested(|p| p.binop(1)) }
 
     /// Left-associative binary operators of precedence `min` and up (upstream's parseBinOp).
     fn binop(&mut self, min: u8) -> Res<Value> {
@@ -430,7 +406,7 @@ impl Parser {
             };
             if prec == 0 || prec < min { return Ok(lhs); }
             self.next();
-            self.binop(prec + 1)?;
+            self.nested(|p| p.binop(prec + 1))?; // counted, so MAX_DEPTH bounds the stack
             lhs = Value::Other;
         }
     }
@@ -675,8 +651,8 @@ loki.write "default" {
             assert!(err(&text).message.contains("nesting"), "{open}");
         }
         assert!(err(&format!("{}{}", "a {\n".repeat(n), "}\n".repeat(n))).message.contains("nesting"));
-        // Just under the limit (2 levels per repetition), through every precedence level.
-        let d = MAX_DEPTH / 2 - 1;
+        // Just under the limit (each operator of higher precedence, `^`, `-` and `(` nest once), through every precedence level.
+        let d = (MAX_DEPTH - 1) / 8;
         let text = format!("x = {}1{}\n", "a || b && c == d + e * f ^ -(".repeat(d), ")".repeat(d));
         assert_eq!(parse(&text).unwrap()[0].attrs[0].value, Value::Other);
         assert!(parse(&format!("x = 1{}\n", " + 1".repeat(n))).is_ok());
@@ -710,7 +686,7 @@ loki.write "default" {
             match parse(&String::from_utf8_lossy(&m)) {
                 Ok(_) => oks += 1,
                 Err(e) => {
-                    assert!(e.line >= 1 && e.col >= 1);
+                    assert!(e.line >= 1 && e.col >= 1 && !e.message.is_empty(), "{e}");
                     errs += 1;
                 }
             }

@@ -7,6 +7,7 @@
 //! notices while reading (a bind-mount source that is absent, a config flag no mount
 //! covers) it records as [`Note`]s; the gate decides what they are worth.
 
+pub mod alloy_syntax;
 pub mod compose;
 pub mod configs;
 pub mod image;

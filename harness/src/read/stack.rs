@@ -122,7 +122,12 @@ pub(crate) fn load(stack_dir: &Path, input: &compose::ComposeInput) -> Result<St
     };
     for f in ds_files {
         let text = read(&f)?;
-        let doc = parse_yaml(&f, &text)?;
+        let mut doc: DatasourcesFile = parse_yaml(&f, &text)?;
+        for ds in &mut doc.datasources {
+            if ds.uid.as_deref().is_none_or(str::is_empty) {
+                ds.uid = Some(grafana_uid_from_name(&ds.name));
+            }
+        }
         st.datasources.push(Doc { rel: st.rel(&f), text, doc });
     }
     for f in provider_files {
@@ -310,6 +315,15 @@ fn read_paths(st: &Stack) -> std::collections::BTreeMap<String, Vec<String>> {
         e.extend(st.providers.iter().flat_map(|p| &p.doc.providers).filter_map(|p| p.options.path.clone()));
     }
     out
+}
+
+/// The uid Grafana gives a provisioned datasource that sets none: `P` and the first 8
+/// bytes of the SHA-256 of its name in hex, upper-cased ("Loki" → `P8E80F9AEF21F6940`).
+/// Source: grafana/grafana `pkg/services/provisioning/datasources/types.go` `safeUIDFromName`.
+pub fn grafana_uid_from_name(name: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(name.as_bytes());
+    format!("P{}", h[..8].iter().map(|b| format!("{b:02X}")).collect::<String>())
 }
 
 /// The typed view of the config of the first service of kind `kind`; with no such

@@ -57,7 +57,9 @@ fn endpoint_listener(ctx: &Ctx, cfg: &ConfigDoc, path: &[&str], default: &str, p
             let at = ctx.at("endpoint", Some(&v));
             (v, at)
         }
-        None => (default.to_owned(), None),
+        // The default: located at the block that enables it (`grpc:`, `health_check:`), so a
+        // finding about the default bind points where an `endpoint:` would go.
+        None => (default.to_owned(), path.last().map(|k| cfg.origin(&format!("{k}:"), None))),
     };
     let (bind, port) = split_bind(&value)?;
     Some(Listener { port, proto, serves, bind, at })
