@@ -38,6 +38,9 @@ pub const OVERRIDE_FILE: &str = "obs-harness.yaml";
 pub struct StackProfile {
     /// The service under test.
     pub app: Option<AppProfile>,
+    /// Why there is none, and how to mark one (when `app` is `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_missing: Option<String>,
     /// The Loki tenant (`None`: Loki runs without auth or is absent).
     pub tenant: Option<String>,
     /// Labels the app's log stream carries (values that do not depend on the

@@ -298,6 +298,9 @@ pub async fn check(opts: CheckOptions) -> i32 {
         targets.block_unshipped_logs(m, &report.lint_findings);
     }
     targets.profile = std::mem::take(&mut targets.profile).with_declared_causes(&scenario.causes);
+    if let Some(why) = &targets.profile.app_missing {
+        eprintln!("obs-harness: no service under test: {why}");
+    }
     report.profile = Some(targets.profile.clone());
     write(&report);
 

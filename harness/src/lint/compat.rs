@@ -80,14 +80,20 @@ pub fn split_image(image: &str) -> (String, String) {
 pub(super) fn check(st: &Stack, report: &mut Report) {
     for row in rows() {
         for svc in &st.compose.services {
-            let (repo, tag) = split_image(&svc.image);
-            if repo != row.image {
+            let (_, tag) = split_image(&svc.image);
+            if !crate::read::image::ImageRef::parse(&svc.image).is(&row.image) {
                 continue;
             }
-            let Some(v) = version(&tag) else { continue };
-            let since = version(&row.since).unwrap_or_default();
-            if v < since || row.until.as_deref().and_then(version).is_some_and(|u| v >= u) {
-                continue;
+            // No tag, `latest` or a digest alone is the newest release: an open-ended row applies.
+            match version(&tag) {
+                Some(v) => {
+                    let since = version(&row.since).unwrap_or_default();
+                    if v < since || row.until.as_deref().and_then(version).is_some_and(|u| v >= u) {
+                        continue;
+                    }
+                }
+                None if tag == "latest" && row.until.is_none() => {}
+                None => continue,
             }
             if !holds(&row.when, st) {
                 continue;

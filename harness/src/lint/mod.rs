@@ -470,6 +470,14 @@ fn tenancy_facts(st: &Stack) -> Option<Tenancy<'_>> {
 fn tenancy(st: &Stack, report: &mut Report) {
     let Some(Tenancy { loki_ds, dir, ruler_host, ruler_tenants, best }) = tenancy_facts(st) else { return };
     let Some(l) = &st.loki else { return };
+    // Nobody sets a tenant only if every side was read: a log shipper the model does not
+    // read (Alloy's `loki.write`, a kind it does not know) or a Grafana whose provisioning
+    // is not mounted may set one.
+    let grafana_unread = st.grafana_svc.is_some() && st.datasources.is_empty();
+    let other_shippers = st.compose.services.iter().any(|s| crate::read::kind_is(s, "alloy"));
+    if best.is_none() && (grafana_unread || other_shippers) {
+        return;
+    }
     let Some((n, reference, src)) = best else {
         report.findings.push(finding(
             &l.rel,
@@ -599,7 +607,21 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
     }
     let streams = profile::stream_values(st);
     let mut check = |file: &str, text: &str, expr: &str, lang: &dashboards::Lang, origin: &str| {
-        let line = locate::line_of_expr(text, expr);
+        // A rule's expression is looked for after its own `alert:`/`record:` line, so one
+        // rule's finding never lands on another rule that shares the expression's first line.
+        let anchor = origin.strip_prefix("rule ").and_then(|name| {
+            let name = name.split(':').next().unwrap_or(name).trim();
+            text.lines().position(|l| {
+                let t = l.trim_start().trim_start_matches("- ").trim_start();
+                (t.starts_with("alert:") || t.starts_with("record:")) && t.split_once(':').is_some_and(|(_, v)| v.trim().trim_matches(['"', '\'']) == name)
+            })
+        });
+        let after = |needle: &str| -> Option<usize> {
+            let a = anchor?;
+            let first = needle.trim().lines().find(|l| !l.trim().is_empty())?.trim();
+            text.lines().enumerate().skip(a).find(|(_, l)| l.contains(first)).map(|(i, _)| i + 1)
+        };
+        let line = after(expr).unwrap_or_else(|| locate::line_of_expr(text, expr));
         match lang {
             dashboards::Lang::PromQL => match promql::parse(expr) {
                 Err(e) => report.findings.push(finding(
@@ -622,7 +644,7 @@ fn queries(st: &Stack, catalogue: Option<Catalogue>, report: &mut Report) {
                                 let job = &values[0];
                                 report.findings.push(finding(
                                     file,
-                                    line,
+                                    after(&matcher).unwrap_or(line),
                                     "promql-unknown-job",
                                     format!("{origin}: `{matcher}` names no scrape job of {} (jobs: {})", p.rel, jobs.join(", ")),
                                     Some(format!("rename the job here, or add `job_name: {job}` to {}: a rename must reach both ends", p.rel)),

@@ -7,8 +7,40 @@ use super::compose::{ServiceInfo, host_port};
 use super::{Stack, tenancy_facts};
 use crate::profile::{AlertProfile, AppProfile, DatasourceProfile, Overrides, ROLE_LABEL, StackProfile, cause_of, relabel};
 
-/// Image repositories of the stack's own services: never the service under test.
-const INFRA: &[&str] = &["prom/", "grafana/", "otel/", "jaegertracing/", "quay.io/prometheus"];
+/// Tooling that is never the service under test, by image repository (any registry):
+/// exporters, load and trace generators, log generators, caches and storage.
+const TOOLING: &[&str] = &[
+    "prom/node-exporter",
+    "prometheus/node-exporter",
+    "cadvisor/cadvisor",
+    "google/cadvisor",
+    "prom/pushgateway",
+    "prometheus/pushgateway",
+    "prom/blackbox-exporter",
+    "prometheus/blackbox-exporter",
+    "prom/statsd-exporter",
+    "grafana/k6",
+    "loadimpact/k6",
+    "grafana/xk6-client-tracing",
+    "jaegertracing/jaeger-tracegen",
+    "open-telemetry/opentelemetry-collector-contrib/telemetrygen",
+    "mingrammer/flog",
+    "minio/minio",
+    "redis",
+    "memcached",
+    "postgres",
+    "seaweedfs",
+    "chrislusf/seaweedfs",
+    "persesdev/perses",
+];
+
+/// True for the stack's own tooling: a service of a kind the model knows (Prometheus,
+/// Grafana, Loki, …, not the app), a tooling image, or an `*exporter` image.
+fn tooling(s: &ServiceInfo) -> bool {
+    let img = crate::read::image::ImageRef::parse(&s.image);
+    let kind = crate::model::kinds::kind_of(s).map(|k| k.name());
+    (kind.is_some() && kind != Some("app")) || img.is_any(TOOLING) || img.repository.rsplit('/').next().is_some_and(|n| n.ends_with("exporter") || n.ends_with("_exporter"))
+}
 
 pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Overrides)>) -> StackProfile {
     let (override_path, ov) = match overrides {
@@ -17,6 +49,9 @@ pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Override
     };
     let mut p = StackProfile { overrides: override_path, ..Default::default() };
     p.app = app(st, &ov);
+    if p.app.is_none() {
+        p.app_missing = Some(no_app_reason(st));
+    }
     if let Some(app) = &mut p.app {
         if let Some(j) = &ov.jobs {
             app.jobs = j.clone();
@@ -49,6 +84,17 @@ pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Override
 /// The service under test: the override, else the `obs-harness.role` label,
 /// else the one service Prometheus scrapes that is not part of the stack's
 /// own tooling.
+/// Why no service under test was found, and how to mark one.
+pub(super) fn no_app_reason(st: &Stack) -> String {
+    let scraped: Vec<&str> = st.compose.services.iter().filter(|s| !tooling(s) && !scrape_targets(st, s).is_empty()).map(|s| s.name.as_str()).collect();
+    let tools: Vec<&str> = st.compose.services.iter().filter(|s| tooling(s)).map(|s| s.name.as_str()).collect();
+    let why = match scraped.as_slice() {
+        [] => "no service is labelled `obs-harness.role`, and Prometheus scrapes no service that is not the stack's own tooling".to_owned(),
+        many => format!("no service is labelled `obs-harness.role`, and Prometheus scrapes several that could be: {}", many.join(", ")),
+    };
+    format!("{why} (tooling, never the service under test: {}); mark it with the label `obs-harness.role: app` in its compose service, or `app: NAME` in obs-harness.yaml", if tools.is_empty() { "none".into() } else { tools.join(", ") })
+}
+
 fn app(st: &Stack, ov: &Overrides) -> Option<AppProfile> {
     let by_label = || st.compose.services.iter().find(|s| s.labels.get(ROLE_LABEL).is_some_and(|r| r == "app" || r == "reference-app"));
     let (svc, found_by) = if let Some(name) = &ov.app {
@@ -60,7 +106,7 @@ fn app(st: &Stack, ov: &Overrides) -> Option<AppProfile> {
             .compose
             .services
             .iter()
-            .filter(|s| !INFRA.iter().any(|i| s.image.contains(i)))
+            .filter(|s| !tooling(s))
             .filter(|s| !scrape_targets(st, s).is_empty())
             .collect();
         match scraped.as_slice() {

@@ -130,6 +130,7 @@ pub fn check(model: &StackModel) -> Vec<Finding> {
     let mut out: Vec<Finding> = model.links.iter().filter_map(|l| check_link(model, l)).collect();
     out.extend(trace_store(model));
     out.extend(published_udp(model));
+    out.extend(kafka_advertised(model));
     let unknown: Vec<String> = model.nodes.iter().filter(|n| !n.modelled).map(|n| format!("{} ({})", n.name, if n.image.is_empty() { "built" } else { &n.image })).collect();
     if !unknown.is_empty() {
         let links: Vec<String> = unjudged(model).iter().map(|l| format!("{} → {}:{} ({})", l.from, l.host, l.port, l.what)).collect();
@@ -144,6 +145,27 @@ pub fn check(model: &StackModel) -> Vec<Finding> {
             message: format!("not modelled, so not judged: services {}; links into them: {links}", unknown.join(", ")),
             hint: Some("mark the service under test `obs-harness.role: app`; the README lists the kinds the model knows".into()),
         });
+    }
+    out
+}
+
+/// `kafka-advertised-localhost`: clients in other containers bootstrap from the broker's
+/// service name, and the broker tells them to reconnect to `localhost`: their own loopback.
+fn kafka_advertised(model: &StackModel) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for n in model.of_kind("kafka") {
+        let Some(svc) = model.compose().services.iter().find(|s| s.name == n.name) else { continue };
+        let env = svc.environment.get("KAFKA_ADVERTISED_LISTENERS").or_else(|| svc.environment.get("KAFKA_CFG_ADVERTISED_LISTENERS")).and_then(|e| Some((e.value.clone()?, e.origin.clone())));
+        let Some((v, at)) = super::kinds::kafka::advertised_local(env) else { continue };
+        let clients: Vec<&Link> = model.links.iter().filter(|l| l.to.as_deref() == Some(n.name.as_str()) && l.from != n.name).collect();
+        if let Some(c) = clients.first() {
+            out.push(finding(
+                &at,
+                "kafka-advertised-localhost",
+                format!("`{}` advertises `{v}`: clients in other containers ({} at {}:{}) bootstrap from `{}` and are then told to connect to localhost, their own loopback", n.name, c.from, c.at.file, c.at.line, c.value),
+                Some(format!("advertise the service name, e.g. `PLAINTEXT://{}:9092` (add a second listener for clients on the host)", n.name)),
+            ));
+        }
     }
     out
 }

@@ -50,6 +50,8 @@ pub enum Proto {
     Gossip,
     /// Plain UDP (Jaeger v1's agent ports).
     Udp,
+    /// Kafka's wire protocol.
+    Kafka,
     /// Reading container logs through the Docker API (Promtail → containers).
     DockerLogs,
 }
@@ -63,6 +65,7 @@ impl Proto {
             Proto::OtlpHttp => "otlp/http",
             Proto::Otlp => "otlp",
             Proto::Udp => "udp",
+            Proto::Kafka => "kafka",
             Proto::Gossip => "gossip",
             Proto::DockerLogs => "docker logs",
         }

@@ -48,11 +48,7 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) fn rel(&self, p: &Path) -> String {
-        let p = normalise(p);
-        match p.strip_prefix(&self.dir) {
-            Ok(r) => r.to_string_lossy().replace('\\', "/"),
-            Err(_) => p.display().to_string(),
-        }
+        compose::relative(p, &self.dir)
     }
 }
 
@@ -395,6 +391,29 @@ impl ConfigDoc {
         compose::Origin { file: self.rel.clone(), line }
     }
 
+    /// Where a path of mapping keys is written: each key's `key:` line searched after the
+    /// previous one's (so `[receivers, otlp, protocols, grpc]` finds that `grpc:`).
+    pub fn origin_path(&self, path: &[&str]) -> compose::Origin {
+        for (rel, text) in &self.parts {
+            let lines: Vec<&str> = text.lines().collect();
+            let mut at = 0usize;
+            let mut found = true;
+            for k in path {
+                match lines.iter().enumerate().skip(at).find(|(_, l)| l.trim_start().starts_with(&format!("{k}:"))) {
+                    Some((i, _)) => at = i + 1,
+                    None => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if found && at > 0 {
+                return compose::Origin { file: rel.clone(), line: at };
+            }
+        }
+        compose::Origin { file: self.rel.clone(), line: 1 }
+    }
+
     /// The value at a path of mapping keys.
     pub fn get(&self, path: &[&str]) -> Option<&serde_yaml::Value> {
         let mut v = &self.value;
@@ -420,6 +439,7 @@ fn service_config(st: &Stack, svc: &compose::ServiceInfo, kind: &dyn crate::mode
             Some((scheme, _)) if !scheme.contains('/') && scheme.chars().all(|c| c.is_ascii_alphanumeric()) && scheme.len() > 1 => None,
             _ => Some(v),
         })
+        .chain(kind.positional_config(svc))
         .collect();
     let from_flag = !flagged.is_empty();
     let paths: Vec<String> = if from_flag { flagged } else { default.map(str::to_owned).into_iter().collect() };
@@ -463,7 +483,7 @@ fn service_config(st: &Stack, svc: &compose::ServiceInfo, kind: &dyn crate::mode
         let raw = read(host)?;
         let text = if expand { expand_env(&raw, svc) } else { raw };
         let v = match host.extension().and_then(|e| e.to_str()) {
-            Some("yml" | "yaml") => parse_yaml(host, &text)?,
+            Some("yml" | "yaml") if kind.config_is_yaml(svc) => parse_yaml(host, &text)?,
             _ => serde_yaml::Value::Null,
         };
         merge_yaml(&mut value, v);

@@ -59,7 +59,7 @@ fn endpoint_listener(ctx: &Ctx, cfg: &ConfigDoc, path: &[&str], default: &str, p
         }
         // The default: located at the block that enables it (`grpc:`, `health_check:`), so a
         // finding about the default bind points where an `endpoint:` would go.
-        None => (default.to_owned(), path.last().map(|k| cfg.origin(&format!("{k}:"), None))),
+        None => (default.to_owned(), Some(cfg.origin_path(path))),
     };
     let (bind, port) = split_bind(&value)?;
     Some(Listener { port, proto, serves, bind, at })
@@ -163,14 +163,37 @@ impl super::Kind for Collector {
         out
     }
     fn links(&self, ctx: &Ctx) -> Vec<Link> {
-        let Some(c) = ctx.stack.collector.as_ref().filter(|c| c.svc.as_deref() == Some(ctx.svc.name.as_str())) else {
-            return Vec::new();
-        };
-        exporter_links(ctx, &c.cfg.exporters, &c.rel, &c.text)
+        ctx.config.map(|c| config_links(ctx, c)).unwrap_or_default()
     }
     fn readiness(&self, l: &[Listener]) -> Option<(u16, &'static str)> {
         l.iter().find(|l| l.serves == "health").map(|l| (l.port, "/"))
     }
+}
+
+/// The links of a collector-style config: each exporter's `endpoint`, and the
+/// `loadbalancing` exporter's static backends (OTLP/gRPC, port 4317 by default).
+pub(crate) fn config_links(ctx: &Ctx, cfg: &ConfigDoc) -> Vec<Link> {
+    let exporters: std::collections::BTreeMap<String, Option<crate::read::configs::CollectorExporter>> =
+        cfg.get(&["exporters"]).and_then(|e| serde_yaml::from_value(e.clone()).ok()).unwrap_or_default();
+    let mut out = exporter_links(ctx, &exporters, &cfg.rel, &cfg.text);
+    for name in exporters.keys().filter(|n| n.split('/').next() == Some("loadbalancing")) {
+        let hosts = cfg.get(&["exporters", name, "resolver", "static", "hostnames"]).and_then(|h| h.as_sequence()).cloned().unwrap_or_default();
+        for h in hosts.iter().filter_map(crate::read::compose::scalar) {
+            let at = cfg.origin(&h, None);
+            out.push(super::link(ctx, &h, Some(4317), Proto::OtlpGrpc, &["otlp"], format!("export {name}"), "collector-exporter-unknown-service", at));
+        }
+    }
+    // Kafka brokers the `kafka` exporter and receiver connect to.
+    for section in ["exporters", "receivers"] {
+        for (name, c) in cfg.get(&[section]).and_then(|e| e.as_mapping()).into_iter().flatten() {
+            let Some(name) = name.as_str().filter(|n| n.split('/').next() == Some("kafka")) else { continue };
+            for b in c.get("brokers").and_then(|b| b.as_sequence()).into_iter().flatten().filter_map(crate::read::compose::scalar) {
+                let at = cfg.origin(&b, None);
+                out.push(super::link(ctx, &b, Some(9092), Proto::Kafka, &["kafka"], format!("{section} {name}"), "kafka-broker-unknown-service", at));
+            }
+        }
+    }
+    out
 }
 
 /// Exporters that serve on their `endpoint` (scraped), not send to it.

@@ -83,9 +83,7 @@ impl super::Kind for Jaeger {
     }
     fn links(&self, ctx: &Ctx) -> Vec<Link> {
         let Some(cfg) = ctx.config else { return Vec::new() };
-        let exporters: std::collections::BTreeMap<String, Option<crate::read::configs::CollectorExporter>> =
-            cfg.get(&["exporters"]).and_then(|e| serde_yaml::from_value(e.clone()).ok()).unwrap_or_default();
-        let mut out = super::collector::exporter_links(ctx, &exporters, &cfg.rel, &cfg.text);
+        let mut out = super::collector::config_links(ctx, cfg);
         // Remote storage backends (gRPC), read and written.
         for (_, backend) in cfg.get(&["extensions", "jaeger_storage", "backends"]).and_then(|b| b.as_mapping()).into_iter().flatten() {
             let Some(grpc) = backend.get("grpc") else { continue };

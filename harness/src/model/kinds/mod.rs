@@ -3,10 +3,12 @@
 //! service wins.
 
 pub mod alertmanager;
+pub mod alloy;
 pub mod app;
 pub mod collector;
 pub mod grafana;
 pub mod jaeger;
+pub mod kafka;
 pub mod loki;
 pub mod mimir;
 pub mod prometheus;
@@ -41,6 +43,17 @@ pub trait Kind: Sync {
         let _ = image;
         None
     }
+    /// A config path given as a positional argument (Alloy's `run … /etc/alloy/config.alloy`).
+    fn positional_config(&self, svc: &ServiceInfo) -> Option<String> {
+        let _ = svc;
+        None
+    }
+    /// Its config is YAML (Alloy's is its own syntax, parsed by its module, unless it runs
+    /// its OTel engine on a collector config).
+    fn config_is_yaml(&self, svc: &ServiceInfo) -> bool {
+        let _ = svc;
+        true
+    }
     /// How it expands `${…}` in its config: `None`; `Some(flag)` when a flag turns
     /// expansion on (`config.expand-env`); `Some("")` when it always does (the collector's `${env:VAR}`).
     fn config_env_expansion(&self) -> Option<&'static str> {
@@ -73,6 +86,8 @@ pub const ALL: &[&dyn Kind] = &[
     &grafana::Grafana,
     &tempo::Tempo,
     &mimir::Mimir,
+    &alloy::Alloy,
+    &kafka::Kafka,
     &proxy::Proxy,
 ];
 

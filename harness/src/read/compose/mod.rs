@@ -780,6 +780,22 @@ fn mount(stack_dir: &Path, source: String, target: String) -> Mount {
     }
 }
 
+/// `p` relative to `root` (both normalised): `a/b.yml` inside it, `../../x/c.yml` outside.
+pub fn relative(p: &Path, root: &Path) -> String {
+    let (p, root) = (normalise(p), normalise(root));
+    if let Ok(r) = p.strip_prefix(&root) {
+        return r.to_string_lossy().replace('\\', "/");
+    }
+    let (pc, rc): (Vec<_>, Vec<_>) = (p.components().collect(), root.components().collect());
+    let common = pc.iter().zip(&rc).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return p.display().to_string();
+    }
+    let mut out: Vec<String> = std::iter::repeat_n("..".to_string(), rc.len() - common).collect();
+    out.extend(pc[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    out.join("/")
+}
+
 /// Removes `.` and `..` components without touching the file system.
 pub fn normalise(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();

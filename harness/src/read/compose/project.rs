@@ -128,11 +128,7 @@ struct Reader {
 
 impl Reader {
     fn rel(&self, p: &Path) -> String {
-        let p = normalise(p);
-        match p.strip_prefix(&self.root) {
-            Ok(r) => r.to_string_lossy().replace('\\', "/"),
-            Err(_) => p.display().to_string(),
-        }
+        super::relative(p, &self.root)
     }
 
     /// Parses, merges keys, interpolates and validates one file; then applies it.
@@ -310,10 +306,7 @@ impl Reader {
                     }
                     continue;
                 };
-                let rel = {
-                    let p = normalise(&host);
-                    p.strip_prefix(&self.root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| p.display().to_string())
-                };
+                let rel = super::relative(&host, &self.root);
                 let entries = parse_dotenv(&text, &|k| env.lookup(k)).map_err(|e| ReadError::Compose { path: host.clone(), line: e.line, col: 1, message: e.message })?;
                 for e in entries {
                     s.environment.entry(e.key).or_insert(super::EnvVar { value: Some(e.value), origin: Origin { file: rel.clone(), line: e.line } });
