@@ -919,8 +919,8 @@ mod tests {
     #[test]
     fn columns_follow_the_edges_and_survive_cycles() {
         use crate::model::graph::{Edge, GraphNode};
-        let node = |n: &str| GraphNode { name: n.into(), kind: "k".into(), listens: vec![] };
-        let edge = |a: &str, b: &str| Edge { from: a.into(), to: b.into(), proto: "http".into(), port: 1, what: String::new(), at: String::new(), broken: None, state: None, checks: vec![] };
+        let node = |n: &str| GraphNode { name: n.into(), kind: "k".into(), modelled: true, listens: vec![] };
+        let edge = |a: &str, b: &str| Edge { modelled: true, from: a.into(), to: b.into(), proto: "http".into(), port: 1, what: String::new(), at: String::new(), broken: None, state: None, checks: vec![] };
         let g = Graph { nodes: vec![node("a"), node("b"), node("c")], edges: vec![edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("b", "b")] };
         assert_eq!(depths(&g), vec![0, 1, 2]);
     }

@@ -98,7 +98,8 @@ pub(super) fn check(st: &Stack, report: &mut Report) {
             if !holds(&row.when, st) {
                 continue;
             }
-            let (file, line) = image_line(st, svc);
+            // Where the config says what breaks, else the `image:` line (the version).
+            let (file, line) = config_site(&row.when, st).unwrap_or_else(|| image_line(st, svc));
             let mut f = finding(
                 &file,
                 line,
@@ -120,6 +121,18 @@ fn image_line(st: &Stack, svc: &ServiceInfo) -> (String, usize) {
         }
     }
     (svc.origin.file.clone(), svc.origin.line)
+}
+
+/// The config line a row's condition is about, when it is one line of a config.
+fn config_site(when: &str, st: &Stack) -> Option<(String, usize)> {
+    let at = |rel: &str, text: &str, needle: &str| Some((rel.to_owned(), crate::read::locate::find(text, needle)?.0));
+    match when {
+        "prometheus-alertmanager-api-v1" => st.prom.as_ref().and_then(|p| at(&p.rel, &p.text, "api_version: v1").or_else(|| at(&p.rel, &p.text, "api_version"))),
+        "loki-ruler-alertmanager-v1" => st.loki.as_ref().and_then(|l| at(&l.rel, &l.text, "enable_alertmanager_v2")),
+        "collector-exporter-logging" => st.collector.as_ref().and_then(|c| at(&c.rel, &c.text, "logging")),
+        "collector-exporter-loki" => st.collector.as_ref().and_then(|c| at(&c.rel, &c.text, "loki")),
+        _ => None,
+    }
 }
 
 fn yaml(text: &str) -> serde_yaml::Value {

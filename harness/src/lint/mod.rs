@@ -341,6 +341,28 @@ fn cross_refs(st: &Stack, report: &mut Report) {
             }
         }
     }
+    // Browser access: the user's browser calls the URL itself, where compose names do not resolve.
+    for d in &st.datasources {
+        for ds in &d.doc.datasources {
+            let (Some(access), Some(url)) = (ds.access.as_deref(), ds.url.as_deref()) else { continue };
+            if !matches!(access, "direct" | "browser") {
+                continue;
+            }
+            let Some((host, _)) = compose::host_port(url) else { continue };
+            if st.compose.service(&host).is_none() {
+                continue;
+            }
+            let start = d.text.lines().position(|l| l.contains("name:") && l.contains(&ds.name)).unwrap_or(0);
+            let line = d.text.lines().enumerate().skip(start).find(|(_, l)| l.trim_start().starts_with("access:")).map_or_else(|| locate::line_of(&d.text, url), |(i, _)| i + 1);
+            report.findings.push(finding(
+                &d.rel,
+                line,
+                "datasource-browser-access",
+                format!("datasource `{}` has `access: {access}`: the user's browser calls `{url}` itself, and `{host}` is a compose service name that does not resolve outside the stack's network", ds.name),
+                Some(format!("set `access: proxy` (Grafana's server reaches `{host}` on the stack's network)")),
+            ));
+        }
+    }
     // Dashboard providers.
     let grafana = st
         .grafana_svc

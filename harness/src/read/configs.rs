@@ -195,6 +195,8 @@ pub struct Datasource {
     pub kind: String,
     pub uid: Option<String>,
     pub url: Option<String>,
+    /// `proxy` (Grafana's server connects) or `direct`/`browser` (the user's browser does).
+    pub access: Option<String>,
     pub is_default: bool,
     pub json_data: BTreeMap<String, serde_yaml::Value>,
     pub secure_json_data: BTreeMap<String, serde_yaml::Value>,
