@@ -73,15 +73,24 @@ fn alertmanager_v1_api_clients() {
     rules.sort();
     assert_eq!(rules, ["compat-alertmanager-v1-api", "compat-prometheus3-alertmanager-v1"]);
     let d = common::broken_copy(&[("loki/config.yaml", "ruler:\n", "ruler:\n  enable_alertmanager_v2: false\n")]);
-    only(d.path(), "compat-loki-ruler-alertmanager-v1", "docker-compose.yml", "image: prom/alertmanager:");
+    // Reported where the config says it: the line that breaks, not the image line.
+    only(d.path(), "compat-loki-ruler-alertmanager-v1", "loki/config.yaml", "enable_alertmanager_v2");
+    let d = common::broken_copy(&[("prometheus/prometheus.yml", "alertmanagers:\n", "alertmanagers:\n    - api_version: v1\n      static_configs: [{targets: [\"alertmanager:9093\"]}]\n")]);
+    assert!(compat(d.path()).iter().all(|(_, f, l, _)| (f.as_str(), *l) == ("prometheus/prometheus.yml", common::line_in(d.path(), "prometheus/prometheus.yml", "api_version: v1"))));
+    // An untagged image is the newest release: Prometheus 3 refuses v1 there too.
+    let d = common::broken_copy(&[
+        ("prometheus/prometheus.yml", "alertmanagers:\n", "alertmanagers:\n    - api_version: v1\n      static_configs: [{targets: [\"alertmanager:9093\"]}]\n"),
+        ("docker-compose.yml", "prom/prometheus:v3.14.0", "prom/prometheus"),
+    ]);
+    assert!(compat(d.path()).iter().any(|(r, ..)| r == "compat-prometheus3-alertmanager-v1"), "{:#?}", compat(d.path()));
 }
 
 #[test]
 fn collector_exporters_and_receivers() {
     let d = common::broken_copy(&[("otel-collector/config.yaml", "  debug:\n", "  logging:\n    loglevel: debug\n  debug:\n")]);
-    only(d.path(), "compat-collector-logging-exporter", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
+    only(d.path(), "compat-collector-logging-exporter", "otel-collector/config.yaml", "  logging:");
     let d = common::broken_copy(&[("otel-collector/config.yaml", "  debug:\n", "  loki:\n    endpoint: http://loki:3100/loki/api/v1/push\n  debug:\n")]);
-    only(d.path(), "compat-collector-loki-exporter", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
+    only(d.path(), "compat-collector-loki-exporter", "otel-collector/config.yaml", "  loki:");
     let d = common::broken_copy(&[("otel-collector/config.yaml", "      grpc:\n        endpoint: 0.0.0.0:4317", "      grpc: {}")]);
     only(d.path(), "compat-collector-otlp-localhost", "docker-compose.yml", "image: otel/opentelemetry-collector-contrib:");
     // Before the version that changed it, the same config is fine.
@@ -94,14 +103,21 @@ fn collector_exporters_and_receivers() {
 
 #[test]
 fn promtail_keep_and_unpublished_tags() {
-    let d = common::broken_copy(&[(
+    let keep = (
         "promtail/config.yaml",
         "    relabel_configs:\n",
         "    relabel_configs:\n      - source_labels: ['__meta_docker_container_label_logging']\n        regex: promtail\n        action: keep\n",
-    )]);
-    only(d.path(), "compat-promtail-docker-keep-ignored", "docker-compose.yml", "image: grafana/promtail:");
-    let d = common::broken_copy(&[("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.7.3")]);
-    only(d.path(), "compat-promtail-not-published", "docker-compose.yml", "image: grafana/promtail:3.7.3");
+    );
+    // Before 3.6.11 the Docker target ignored keep/drop; 3.6.11 (the bundled pin) honours them.
+    let d = common::broken_copy(&[keep, ("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.6.10")]);
+    only(d.path(), "compat-promtail-docker-keep-ignored", "docker-compose.yml", "image: grafana/promtail:3.6.10");
+    let d = common::broken_copy(&[keep]);
+    assert!(compat(d.path()).is_empty(), "3.6.11 honours keep/drop: {:#?}", compat(d.path()));
+    // Images end at 3.6.11: 3.6.12 and later tags exist in git only.
+    for tag in ["3.6.12", "3.7.3"] {
+        let d = common::broken_copy(&[("docker-compose.yml", "grafana/promtail:3.6.11", &format!("grafana/promtail:{tag}"))]);
+        only(d.path(), "compat-promtail-not-published", "docker-compose.yml", &format!("image: grafana/promtail:{tag}"));
+    }
 }
 
 /// Without the service's image on the daemon, its own validator is

@@ -38,9 +38,18 @@ const CASES: &[Case] = &[
         expect: &[("link-protocol-mismatch", "otel-collector/config.yaml", "endpoint: jaeger:4318", "use port 4317")],
     },
     Case {
-        name: "app's OTLP endpoint on the HTTP port with the gRPC default protocol",
-        edits: &[("docker-compose.yml", "OTEL_EXPORTER_OTLP_ENDPOINT=otel-collector:4317", "OTEL_EXPORTER_OTLP_ENDPOINT=otel-collector:4318")],
+        name: "app's OTLP endpoint on the HTTP port with the gRPC protocol set",
+        edits: &[
+            ("docker-compose.yml", "OTEL_EXPORTER_OTLP_ENDPOINT=otel-collector:4317", "OTEL_EXPORTER_OTLP_ENDPOINT=otel-collector:4318"),
+            ("docker-compose.yml", "      - OTEL_TRACES_EXPORTER=otlp\n", "      - OTEL_TRACES_EXPORTER=otlp\n      - OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n"),
+        ],
         expect: &[("link-protocol-mismatch", "docker-compose.yml", "OTEL_EXPORTER_OTLP_ENDPOINT", "grpc")],
+    },
+    Case {
+        // The protocol unset: port 4318 says OTLP/HTTP (SDK defaults differ by language).
+        name: "app's OTLP endpoint on the HTTP port with no protocol set",
+        edits: &[("docker-compose.yml", "OTEL_EXPORTER_OTLP_ENDPOINT=otel-collector:4317", "OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318")],
+        expect: &[],
     },
     Case {
         name: "app switched to OTLP/HTTP but still aimed at the gRPC port",
@@ -101,8 +110,11 @@ const CASES: &[Case] = &[
         expect: &[],
     },
     Case {
-        name: "Promtail selects containers by relabel keep on the Docker target",
-        edits: &[("promtail/config.yaml", "    relabel_configs:\n", "    relabel_configs:\n      - source_labels: [__meta_docker_container_label_logging]\n        regex: promtail\n        action: keep\n")],
+        name: "Promtail before 3.6.11 selects containers by relabel keep on the Docker target",
+        edits: &[
+            ("promtail/config.yaml", "    relabel_configs:\n", "    relabel_configs:\n      - source_labels: [__meta_docker_container_label_logging]\n        regex: promtail\n        action: keep\n"),
+            ("docker-compose.yml", "grafana/promtail:3.6.11", "grafana/promtail:3.6.10"),
+        ],
         expect: &[("compat-promtail-docker-keep-ignored", "docker-compose.yml", "image: grafana/promtail", "8620")],
     },
 ];

@@ -126,11 +126,19 @@ fn image_line(st: &Stack, svc: &ServiceInfo) -> (String, usize) {
 /// The config line a row's condition is about, when it is one line of a config.
 fn config_site(when: &str, st: &Stack) -> Option<(String, usize)> {
     let at = |rel: &str, text: &str, needle: &str| Some((rel.to_owned(), crate::read::locate::find(text, needle)?.0));
+    // An exporter's own key line (`logging:`, `logging/x:`), not another mention of the word.
+    let key = |rel: &str, text: &str, name: &str| {
+        let i = text.lines().position(|l| {
+            let t = l.trim_start();
+            t.starts_with(&format!("{name}:")) || t.starts_with(&format!("{name}/"))
+        })?;
+        Some((rel.to_owned(), i + 1))
+    };
     match when {
         "prometheus-alertmanager-api-v1" => st.prom.as_ref().and_then(|p| at(&p.rel, &p.text, "api_version: v1").or_else(|| at(&p.rel, &p.text, "api_version"))),
         "loki-ruler-alertmanager-v1" => st.loki.as_ref().and_then(|l| at(&l.rel, &l.text, "enable_alertmanager_v2")),
-        "collector-exporter-logging" => st.collector.as_ref().and_then(|c| at(&c.rel, &c.text, "logging")),
-        "collector-exporter-loki" => st.collector.as_ref().and_then(|c| at(&c.rel, &c.text, "loki")),
+        "collector-exporter-logging" => st.collector.as_ref().and_then(|c| key(&c.rel, &c.text, "logging")),
+        "collector-exporter-loki" => st.collector.as_ref().and_then(|c| key(&c.rel, &c.text, "loki")),
         _ => None,
     }
 }

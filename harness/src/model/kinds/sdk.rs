@@ -21,8 +21,8 @@ pub fn links(ctx: &Ctx) -> Vec<Link> {
         Some((p, _)) if p.starts_with("http") => (Proto::OtlpHttp, p),
         Some((p, _)) => (Proto::OtlpGrpc, p),
         None => match infer(&endpoint) {
-            Some(Proto::OtlpHttp) => (Proto::OtlpHttp, "http, from the endpoint (protocol unset)".into()),
-            Some(_) => (Proto::OtlpGrpc, "grpc, from the endpoint's port (protocol unset)".into()),
+            Some(Proto::OtlpHttp) => (Proto::OtlpHttp, "http by its port or path".into()),
+            Some(_) => (Proto::OtlpGrpc, "grpc by port 4317".into()),
             None => (Proto::Otlp, "protocol unset: the SDK's default".into()),
         },
     };
