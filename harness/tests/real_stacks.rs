@@ -61,6 +61,7 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 fn every_public_stack_is_read_and_drawn() {
     let root = stacks_dir();
     let mut problems = Vec::new();
+    let mut hints: Vec<(String, String, String)> = Vec::new();
     let folders: std::collections::BTreeSet<&str> = STACKS.iter().map(|(f, _, _, _)| f.split('/').next().unwrap()).collect();
     for e in std::fs::read_dir(&root).unwrap().flatten().filter(|e| e.path().is_dir()) {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -84,6 +85,15 @@ fn every_public_stack_is_read_and_drawn() {
                 .filter(|f| f["severity"] == "error")
                 .map(|f| (f["file"].as_str().unwrap().to_owned(), f["line"].as_u64().unwrap(), format!("{} {}", f["rule"].as_str().unwrap(), f["message"].as_str().unwrap())))
                 .collect();
+            // Every hint names a change that would fix this stack: a port or a service:port
+            // the model knows serves it (checked against the graph's listeners below).
+            for f in report["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error") {
+                let hint = f["hint"].as_str().unwrap_or_default();
+                if hint.trim().is_empty() {
+                    problems.push(format!("{label}: {}:{} {} has no hint", f["file"], f["line"], f["rule"]));
+                }
+                hints.push((label.clone(), f["message"].as_str().unwrap_or_default().to_owned(), hint.to_owned()));
+            }
             for (file, line, what) in &found {
                 if !errors.iter().any(|e| covers(e, file, *line)) {
                     problems.push(format!("{label}: an error MANIFEST.md does not list: {file}:{line} {what}"));
@@ -108,6 +118,23 @@ fn every_public_stack_is_read_and_drawn() {
             continue;
         }
         let g: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{label}: graph JSON: {e}"));
+        let listens = |svc: &str, port: &str| g["nodes"].as_array().unwrap().iter().any(|n| n["name"] == svc && n["listens"].as_array().unwrap().iter().any(|l| l.as_str().unwrap_or_default().split(' ').next() == Some(port)));
+        let svc_port = regex::Regex::new(r"point it at `([\w.-]+):(\d+)`").unwrap();
+        let use_port = regex::Regex::new(r"use port (\d+)").unwrap();
+        let target = regex::Regex::new(r"(?:service `([\w.-]+)` does not listen|port \d+ of `([\w.-]+)`)").unwrap();
+        for (_, message, hint) in hints.iter().filter(|(l, ..)| *l == label) {
+            if let Some(c) = svc_port.captures(hint)
+                && !listens(&c[1], &c[2])
+            {
+                problems.push(format!("{label}: hint names `{}:{}`, which does not listen there: {hint}", &c[1], &c[2]));
+            }
+            if let (Some(p), Some(t)) = (use_port.captures(hint), target.captures(message)) {
+                let svc = t.get(1).or(t.get(2)).unwrap().as_str();
+                if !listens(svc, &p[1]) {
+                    problems.push(format!("{label}: hint says use port {} of `{svc}`, which does not listen there: {hint}", &p[1]));
+                }
+            }
+        }
         let drawn: Vec<String> = g["edges"].as_array().unwrap().iter().filter_map(|e| Some(format!("{}->{}", e["from"].as_str()?, e["to"].as_str()?))).collect();
         // Kinds the model does not know are marked so, never judged.
         for n in g["nodes"].as_array().unwrap() {
