@@ -143,6 +143,26 @@ fn each_broken_link_gives_exactly_its_findings() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The bundled log path expressed with Grafana Alloy instead of Promtail
+/// (`stack/docker-compose.alloy.yml`): clean, and the graph draws Alloy reading the
+/// app's logs and pushing to Loki with the stack's tenant, where Promtail did.
+#[test]
+fn bundled_stack_with_the_alloy_overlay_is_clean_and_ships_the_apps_logs() {
+    let d = common::stack_dir();
+    let alloy = LintOptions { compose_files: vec!["docker-compose.yml".into(), "docker-compose.alloy.yml".into()], ..opts() };
+    let r = lint::lint(&d, &alloy).unwrap();
+    assert!(r.findings.is_empty(), "{}", r.render_text());
+    let m = StackModel::load(&d, &["docker-compose.yml".into(), "docker-compose.alloy.yml".into()]).unwrap();
+    assert!(m.node("promtail").is_none(), "Promtail is in a profile that is not enabled");
+    assert_eq!(m.node("alloy").map(|n| n.kind), Some("alloy"));
+    let from_alloy: Vec<(&str, &str)> = m.links.iter().filter(|l| l.from == "alloy").map(|l| (l.to.as_deref().unwrap_or(""), l.what.as_str())).collect();
+    assert!(from_alloy.contains(&("loki", "push logs (loki.write.loki)")) && from_alloy.contains(&("app", "read logs (loki.source.docker.app)")), "{from_alloy:?}");
+    // Its twin: Alloy pushing to a port Loki does not listen on.
+    let broken = common::broken_copy(&[("alloy/config.alloy", "http://loki:3100/loki/api/v1/push", "http://loki:3101/loki/api/v1/push")]);
+    let r = lint::lint(broken.path(), &alloy).unwrap();
+    assert!(r.findings.iter().any(|f| f.rule == "alloy-endpoint-unknown-service" && f.file == "alloy/config.alloy"), "{}", r.render_text());
+}
+
 #[test]
 fn bundled_stack_is_clean_with_the_secure_override_and_in_prod() {
     let d = common::stack_dir();

@@ -138,6 +138,42 @@ impl super::Kind for Alloy {
                 }
             }
         }
+        // Containers whose logs `loki.source.docker` reads: those its `discovery.docker`
+        // label filters select (all of them without a filter).
+        let mut docker_links = Vec::new();
+        for src in all(&blocks, "loki.source.docker") {
+            let disc: Vec<&str> = src.attr("targets").map(|t| t.refs()).unwrap_or_default();
+            let filters: Vec<(String, Option<String>)> = all(&blocks, "discovery.docker")
+                .filter(|d| disc.iter().any(|r| r.starts_with(&format!("{}.", d.id()))))
+                .flat_map(|d| d.blocks_named("filter"))
+                .filter(|f| string(ctx, f.attr("name")).as_deref() == Some("label"))
+                .flat_map(|f| match f.attr("values") {
+                    Some(Value::Array(v)) => v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+                    _ => Vec::new(),
+                })
+                .map(|v| match v.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                    None => (v, None),
+                })
+                .collect();
+            for s in &ctx.stack.compose.services {
+                let selected = filters.iter().all(|(k, v)| s.labels.get(k).is_some_and(|x| v.as_ref().is_none_or(|v| v == x)));
+                if selected && s.name != ctx.svc.name {
+                    docker_links.push(Link {
+                        from: ctx.svc.name.clone(),
+                        host: s.name.clone(),
+                        port: 0,
+                        proto: Proto::DockerLogs,
+                        expects: &[],
+                        what: format!("read logs ({})", src.id()),
+                        rule: "",
+                        value: "docker.sock".into(),
+                        at: at(ctx, src.line),
+                        to: None,
+                    });
+                }
+            }
+        }
         for s in all(&blocks, "prometheus.scrape") {
             let Some(Value::Array(targets)) = s.attr("targets") else { continue };
             for t in targets {
@@ -150,6 +186,7 @@ impl super::Kind for Alloy {
                 }
             }
         }
+        out.extend(docker_links);
         out
     }
     fn readiness(&self, l: &[Listener]) -> Option<(u16, &'static str)> {
