@@ -1,6 +1,8 @@
 //! `obs-harness lint --rules prod`: one minimal stack per rule, the bundled stack
 //! (snapshot), the secure override, and compose-file merging.
 
+mod common;
+
 use clap::Parser;
 use obs_harness::lint::compose::ComposeModel;
 use obs_harness::lint::{self, LintArgs, LintOptions, Profile, Report, Severity};
@@ -25,15 +27,8 @@ fn prod() -> LintOptions {
     }
 }
 
-/// A stack made of these files (path relative to the stack dir, content).
 fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (p, text) in files {
-        let p = tmp.path().join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    tmp
+    common::stack_of(files)
 }
 
 fn line_in(dir: &Path, file: &str, needle: &str) -> usize {

@@ -4,16 +4,12 @@
 //! "broken" (the class is named in each test's comment), and each keeps its
 //! broken twin beside it, so the rule still fires where the stack is wrong.
 
+mod common;
+
 use obs_harness::lint::{self, LintOptions, Report};
 
 fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let p = d.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    d
+    common::stack_of(files)
 }
 
 fn lint_of(files: &[(&str, &str)]) -> Report {
@@ -125,4 +121,21 @@ fn the_rulers_localhost_hint_names_alertmanager() {
     let f = r.findings.iter().find(|f| f.rule == "loki-ruler-alertmanager-unknown-service").unwrap_or_else(|| panic!("{}", r.render_text()));
     let hint = f.hint.as_deref().unwrap_or_default();
     assert!(hint.contains("alertmanager:9093") && !hint.contains("use port 3100"), "{hint}");
+}
+
+/// Class: the profile picked tooling as the service under test (cAdvisor, in a stack
+/// with no app), or found none without saying why. Tooling is never the service under
+/// test, and the profile says why there is none and how to mark one.
+#[test]
+fn tooling_is_never_the_service_under_test() {
+    let prom = "scrape_configs:\n  - job_name: cadvisor\n    static_configs:\n      - targets: ['cadvisor:8080']\n  - job_name: node\n    static_configs:\n      - targets: ['node-exporter:9100']\n";
+    let compose = "services:\n  prometheus:\n    image: prom/prometheus:v3.5.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml\n  cadvisor:\n    image: gcr.io/cadvisor/cadvisor:v0.46.0\n  node-exporter:\n    image: quay.io/prometheus/node-exporter:v1.8.0\n";
+    let d = stack(&[("prometheus.yml", prom), ("docker-compose.yml", compose)]);
+    let p = lint::stack_profile(d.path(), &[]).unwrap();
+    assert!(p.app.is_none(), "{:?}", p.app);
+    let why = p.app_missing.unwrap_or_default();
+    assert!(why.contains("cadvisor") && why.contains("obs-harness.role: app"), "{why}");
+    // With an app scraped beside them, the app is found.
+    let d = stack(&[("prometheus.yml", &format!("{prom}  - job_name: api\n    static_configs:\n      - targets: ['api:8000']\n")), ("docker-compose.yml", &format!("{compose}  api:\n    build: .\n"))]);
+    assert_eq!(lint::stack_profile(d.path(), &[]).unwrap().app.map(|a| a.service), Some("api".to_string()));
 }

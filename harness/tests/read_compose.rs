@@ -6,19 +6,15 @@
 //! crate refused the file (exit 2), or the value was read literally, or the file
 //! was not found.
 
+mod common;
+
 use obs_harness::lint::{self, LintOptions, Severity};
 use obs_harness::model::StackModel;
 use obs_harness::read::compose::{ComposeInput, ComposeModel};
 use std::path::Path;
 
 fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let p = d.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    d
+    common::stack_of(files)
 }
 
 fn read(d: &Path, input: &ComposeInput) -> ComposeModel {

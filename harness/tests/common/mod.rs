@@ -79,6 +79,17 @@ pub fn plant_secrets(dir: &Path) {
 }
 
 /// A copy of the bundled stack with textual edits `(file, from, to)` (first occurrence each).
+/// A stack made of these files (path relative to the stack dir, content).
+pub fn stack_of(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (p, text) in files {
+        let p = tmp.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    tmp
+}
+
 pub fn broken_copy(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&stack_dir(), tmp.path());
