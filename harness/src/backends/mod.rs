@@ -11,6 +11,7 @@ pub mod grafana;
 pub mod jaeger;
 pub mod loki;
 pub mod prometheus;
+pub mod tempo;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +22,7 @@ pub use grafana::GrafanaClient;
 pub use jaeger::JaegerClient;
 pub use loki::LokiClient;
 pub use prometheus::PrometheusClient;
+pub use tempo::TempoClient;
 
 /// How many characters of a response body an error message carries.
 const SNIPPET: usize = 300;

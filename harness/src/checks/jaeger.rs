@@ -9,6 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::backends::jaeger::{Attributes, JaegerClient, SpanKind, Trace, normalise_id};
+use crate::backends::tempo::TempoClient;
 use crate::backends::loki::LokiClient;
 use crate::backends::prometheus::PrometheusClient;
 use crate::eventually::{Eventually, Poll};
@@ -123,7 +124,7 @@ pub fn trace_problems(trace: &Trace, sent: &Sent, exp: &TraceExpectations) -> Ve
 }
 
 /// Up to `per_handler` requests of each handler.
-fn sample(record: &TrafficRecord, per_handler: usize) -> Vec<&Sent> {
+pub(crate) fn sample(record: &TrafficRecord, per_handler: usize) -> Vec<&Sent> {
     let mut count = std::collections::BTreeMap::<&str, usize>::new();
     record
         .sent
@@ -139,16 +140,21 @@ fn sample(record: &TrafficRecord, per_handler: usize) -> Vec<&Sent> {
 /// A sample of the driver's trace ids (up to `exp.per_handler` per handler)
 /// is stored, each with the expected spans and tags ([`trace_problems`]).
 pub async fn traces_match(client: &JaegerClient, record: &TrafficRecord, exp: &TraceExpectations, timeout: Duration) -> Verdict {
+    traces_match_in(TraceStore::Jaeger(client), record, exp, timeout).await
+}
+
+/// [`traces_match`] in any trace store the model knows (Jaeger, Tempo).
+pub async fn traces_match_in(store: TraceStore<'_>, record: &TrafficRecord, exp: &TraceExpectations, timeout: Duration) -> Verdict {
     let sampled = sample(record, exp.per_handler);
     if sampled.is_empty() {
         return Verdict::NotRun { reason: format!("scenario `{}` sent no requests", record.scenario) };
     }
-    let wait = Eventually::new(format!("{} sampled trace(s) in Jaeger with the expected spans", sampled.len()))
+    let wait = Eventually::new(format!("{} sampled trace(s) in {} with the expected spans", sampled.len(), store.name()))
         .with_timeout(timeout)
         .until(|| async {
             let mut problems = Vec::new();
             for s in &sampled {
-                match client.trace(&s.trace_id).await {
+                match store.trace(&s.trace_id).await {
                     Ok(None) => problems.push(format!("{} ({} {} -> {}): trace not found", s.trace_id, s.method, s.path, s.status)),
                     Ok(Some(t)) => {
                         for p in trace_problems(&t, s, exp) {
@@ -166,8 +172,49 @@ pub async fn traces_match(client: &JaegerClient, record: &TrafficRecord, exp: &T
             detail: format!("{} sampled trace(s) stored with server spans, HTTP tags, LLM child spans and resource tags", sampled.len()),
         },
         Err(e) => Verdict::Failed {
-            message: format!("traces do not match the requests sent (looked up {}/api/v3/traces/<id>): {e}", client.base_url()),
+            message: format!("traces do not match the requests sent (looked up {}): {e}", store.by_id_url("<id>")),
         },
+    }
+}
+
+/// Where traces are stored: the trace store of the stack (Jaeger's api_v3, Tempo's API).
+#[derive(Debug, Clone, Copy)]
+pub enum TraceStore<'a> {
+    Jaeger(&'a JaegerClient),
+    Tempo(&'a TempoClient),
+}
+
+impl TraceStore<'_> {
+    /// `Jaeger` / `Tempo`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceStore::Jaeger(_) => "Jaeger",
+            TraceStore::Tempo(_) => "Tempo",
+        }
+    }
+
+    /// `jaeger` / `tempo`, for check names and correlation parts.
+    pub fn id(&self) -> &'static str {
+        match self {
+            TraceStore::Jaeger(_) => "jaeger",
+            TraceStore::Tempo(_) => "tempo",
+        }
+    }
+
+    /// The by-id URL of `trace_id`.
+    pub fn by_id_url(&self, trace_id: &str) -> String {
+        match self {
+            TraceStore::Jaeger(c) => c.url(&format!("/api/v3/traces/{trace_id}"), &[]),
+            TraceStore::Tempo(c) => c.url(&format!("/api/v2/traces/{trace_id}"), &[]),
+        }
+    }
+
+    /// A trace by id; `None` when the store has none.
+    pub async fn trace(&self, trace_id: &str) -> Result<Option<Trace>, crate::backends::BackendError> {
+        match self {
+            TraceStore::Jaeger(c) => c.trace(trace_id).await,
+            TraceStore::Tempo(c) => c.trace(trace_id).await,
+        }
     }
 }
 
@@ -208,11 +255,16 @@ pub async fn traces_searchable(client: &JaegerClient, record: &TrafficRecord, ex
 
 /// One trace id is stored in Jaeger (any spans).
 pub async fn trace_present(client: &JaegerClient, trace_id: &str, timeout: Duration) -> Verdict {
-    let url = client.url(&format!("/api/v3/traces/{trace_id}"), &[]);
-    let wait = Eventually::new(format!("trace {trace_id} in Jaeger"))
+    trace_present_in(TraceStore::Jaeger(client), trace_id, timeout).await
+}
+
+/// One trace id is stored in the trace store (any spans).
+pub async fn trace_present_in(store: TraceStore<'_>, trace_id: &str, timeout: Duration) -> Verdict {
+    let url = store.by_id_url(trace_id);
+    let wait = Eventually::new(format!("trace {trace_id} in {}", store.name()))
         .with_timeout(timeout)
         .until(|| async {
-            match client.trace(trace_id).await {
+            match store.trace(trace_id).await {
                 Ok(Some(t)) => Poll::Ready(format!(
                     "trace with {} span(s): {}",
                     t.spans.len(),
@@ -267,11 +319,23 @@ pub async fn correlate(
     prometheus: Option<&PrometheusClient>,
     opts: &CorrelateOptions,
 ) -> Verdict {
+    correlate_in(trace_id, jaeger.map(TraceStore::Jaeger), loki, prometheus, opts).await
+}
+
+/// [`correlate`] with whichever trace store the stack has (Jaeger or Tempo).
+pub async fn correlate_in(
+    trace_id: &str,
+    store: Option<TraceStore<'_>>,
+    loki: Option<&LokiClient>,
+    prometheus: Option<&PrometheusClient>,
+    opts: &CorrelateOptions,
+) -> Verdict {
     let not_run = |what: &str| Verdict::NotRun { reason: format!("no {what} client (service not running)") };
+    let part = store.map_or("jaeger", |s| s.id());
     let (j, l, p) = futures::join!(
         async {
-            match jaeger {
-                Some(c) => trace_present(c, trace_id, opts.timeout).await,
+            match store {
+                Some(s) => trace_present_in(s, trace_id, opts.timeout).await,
                 None => not_run("Jaeger"),
             }
         },
@@ -288,7 +352,7 @@ pub async fn correlate(
             }
         },
     );
-    combine(trace_id, &[("jaeger", j), ("loki", l), ("prometheus", p)])
+    combine(trace_id, &[(part, j), ("loki", l), ("prometheus", p)])
 }
 
 /// Folds per-signal verdicts into one.

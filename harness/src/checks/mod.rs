@@ -10,6 +10,7 @@ pub mod grafana;
 pub mod jaeger;
 pub mod loki;
 pub mod prometheus;
+pub mod tempo;
 
 use std::time::Duration;
 
