@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::backends::{GrafanaClient, JaegerClient, LokiClient, PrometheusClient};
+use crate::backends::{GrafanaClient, JaegerClient, LokiClient, PrometheusClient, TempoClient};
 use crate::checks::{self, CheckResult, Verdict};
 use crate::profile::StackProfile;
 use crate::stack::StackState;
@@ -67,6 +67,7 @@ pub const BACKENDS: &[(&str, &str, u16)] = &[
     ("prometheus", "prometheus", 9090),
     ("alertmanager", "alertmanager", 9093),
     ("jaeger", "jaeger", 16686),
+    ("tempo", "tempo", 3200),
     ("loki", "loki", 3100),
     ("grafana", "grafana", 3000),
     ("otel-collector", "otel-collector", 13133),
@@ -88,12 +89,13 @@ impl Targets {
         // Each backend is found by its kind in the stack model, on the port its
         // own config sets; the compose names and image ports are the fallback.
         let dir = state.compose_file.parent().unwrap_or(std::path::Path::new("."));
-        let model = crate::model::StackModel::load(dir, std::slice::from_ref(&state.compose_file)).ok();
+        let model = crate::model::StackModel::load_input(dir, &state.compose_input()).ok();
         let by_kind = |name: &str| -> Option<(String, u16)> {
             let (kind, serves) = match name {
                 "prometheus" => ("prometheus", "prometheus"),
                 "alertmanager" => ("alertmanager", "alertmanager"),
                 "jaeger" => ("jaeger", "jaeger-query"),
+                "tempo" => ("tempo", "tempo"),
                 "loki" => ("loki", "loki"),
                 "grafana" => ("grafana", "grafana"),
                 "otel-collector" => ("otel-collector", "health"),
@@ -215,6 +217,13 @@ impl Targets {
     pub fn jaeger(&self) -> Option<JaegerClient> {
         self.url("jaeger").map(JaegerClient::new)
     }
+    /// Tempo, as the tenant its traces go to when multitenancy is on.
+    pub fn tempo(&self) -> Option<TempoClient> {
+        self.url("tempo").map(|u| match self.profile.tempo.as_ref().and_then(|t| t.tenant.as_ref()) {
+            Some(t) => TempoClient::new(u).with_tenant(t),
+            None => TempoClient::new(u),
+        })
+    }
     pub fn loki(&self) -> Option<LokiClient> {
         self.url("loki").map(|u| match &self.profile.tenant {
             Some(t) => LokiClient::new(u).with_tenant(t),
@@ -269,7 +278,7 @@ pub async fn reachability(targets: &mut Targets) -> Vec<CheckResult> {
     let path = |name: &str| match name {
         "app" => "/metrics",
         "prometheus" | "alertmanager" => "/-/healthy",
-        "loki" => "/ready",
+        "loki" | "tempo" => "/ready",
         "grafana" => "/api/health",
         _ => "/",
     };
@@ -457,6 +466,33 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         ,
     ));
 
+    // Tempo, where the stack has one: the same trace checks, its TraceQL search, its tenant.
+    let tempo = targets.tempo();
+    let t_ = tempo.as_ref();
+    let mut tg: Checks = Vec::new();
+    if let Some(tp) = &profile.tempo {
+        let tenant_missing = lacks((tp.multitenant && tp.tenant.is_none()).then(|| {
+            format!("Tempo `{}` runs with multitenancy_enabled but no sender or Grafana datasource sets X-Scope-OrgID (hint: set the header on the OTLP exporter and on Grafana's Tempo datasource)", tp.service)
+        }));
+        let no_tempo_name = no_name.clone().or(tenant_missing.clone());
+        tg.push(Box::pin(run_check(PHASE, "tempo.traces", targets, &["tempo"], {
+            let b = no_tempo_name.clone();
+            async move { or_blocked(&b, checks::tempo::traces_match(t_.expect("needed"), r, exp, timeout)).await }
+        })));
+        tg.push(Box::pin(run_check(PHASE, "tempo.search", targets, &["tempo"], {
+            let b = no_tempo_name.clone();
+            // TraceQL search sees a trace once Tempo's live store has flushed it (about 30-40 s).
+            async move { or_blocked(&b, checks::tempo::traces_searchable(t_.expect("needed"), r, exp, timeout.max(Duration::from_secs(90)))).await }
+        })));
+        if tp.multitenant {
+            let first = r.sent.first().map(|s| s.trace_id.clone()).unwrap_or_default();
+            tg.push(Box::pin(run_check(PHASE, "tempo.tenant", targets, &["tempo"], {
+                let b = tenant_missing.clone();
+                async move { or_blocked(&b, checks::tempo::tenant_enforced(t_.expect("needed"), &first, timeout)).await }
+            })));
+        }
+    }
+
     let l = loki.as_ref();
     let container = targets.app_container.clone();
     let selector = profile.log_selector().unwrap_or_default();
@@ -551,8 +587,8 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     ));
 
     // Checks on different backends run at once; on one backend, in order.
-    let (a, b, c, d) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg));
-    results.extend(a.into_iter().chain(b).chain(c).chain(d));
+    let (a, b, c, d, e) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg), in_order(tg));
+    results.extend(a.into_iter().chain(b).chain(c).chain(d).chain(e));
 
     // One request followed across traces, logs and metrics.
     // The app exposes only the latest exemplar per bucket, so the id to follow is
@@ -575,7 +611,11 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
             // Its log line cannot reach Loki: not a second failure, but blocked by the first.
             let v = match targets.blocked.get("promtail-loki").filter(|_| l.is_some()) {
                 Some(reason) => Verdict::NotRun { reason: reason.clone() },
-                None => checks::jaeger::correlate(&id, j, l, p, &opts).await,
+                // The trace half in whichever trace store the stack has (Jaeger first).
+                None => {
+                    let store = j.map(checks::jaeger::TraceStore::Jaeger).or(t_.filter(|_| !targets.blocked.contains_key("tempo")).map(checks::jaeger::TraceStore::Tempo));
+                    checks::jaeger::correlate_in(&id, store, l, p, &opts).await
+                }
             };
             CheckResult::new(PHASE, "correlation.trace_id", v, start.elapsed())
         }

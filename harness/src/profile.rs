@@ -41,6 +41,9 @@ pub struct StackProfile {
     /// Why there is none, and how to mark one (when `app` is `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_missing: Option<String>,
+    /// The stack's Tempo, when it has one (its traces are checked there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo: Option<TempoProfile>,
     /// The Loki tenant (`None`: Loki runs without auth or is absent).
     pub tenant: Option<String>,
     /// Labels the app's log stream carries (values that do not depend on the
@@ -66,6 +69,18 @@ pub struct StackProfile {
     /// profile ([`crate::redact`]); never serialised.
     #[serde(skip)]
     pub secrets: crate::redact::Redactor,
+}
+
+/// A Tempo of the stack: its service, and the tenant its traces go to when
+/// multitenancy is on (Grafana's Tempo datasource `X-Scope-OrgID`, else the
+/// `X-Scope-OrgID` an OTLP sender sets in `OTEL_EXPORTER_OTLP_HEADERS` or a
+/// collector exporter's `headers`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TempoProfile {
+    pub service: String,
+    pub multitenant: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

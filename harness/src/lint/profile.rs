@@ -67,6 +67,7 @@ pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Override
         p.log_labels = l.clone();
     }
     p.resource_attributes = resource_attributes(st);
+    p.tempo = tempo(st);
     p.datasources = st
         .datasources
         .iter()
@@ -84,6 +85,21 @@ pub(super) fn derive(st: &Stack, overrides: Option<(std::path::PathBuf, Override
 /// The service under test: the override, else the `obs-harness.role` label,
 /// else the one service Prometheus scrapes that is not part of the stack's
 /// own tooling.
+/// The stack's Tempo and its tenant ([`TempoProfile`]).
+fn tempo(st: &Stack) -> Option<crate::profile::TempoProfile> {
+    let svc = st.compose.services.iter().find(|s| crate::read::kind_is(s, "tempo"))?;
+    let multitenant = st.configs.get(&svc.name).and_then(|c| c.get(&["multitenancy_enabled"])).and_then(serde_yaml::Value::as_bool).unwrap_or(false);
+    let from_grafana = st.datasources.iter().flat_map(|d| d.doc.datasources.iter()).filter(|d| d.kind == "tempo").find_map(|d| d.header("X-Scope-OrgID"));
+    let from_env = st.compose.services.iter().filter_map(|s| s.environment.get("OTEL_EXPORTER_OTLP_HEADERS").and_then(|e| e.value.clone())).find_map(|h| {
+        h.split(',').find_map(|kv| kv.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("x-scope-orgid")).map(|(_, v)| v.trim().to_owned()))
+    });
+    let from_collector = st.collector.as_ref().and_then(|c| serde_yaml::from_str::<serde_yaml::Value>(&c.text).ok()).and_then(|doc| {
+        doc["exporters"].as_mapping()?.values().find_map(|e| e["headers"].as_mapping()?.iter().find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case("x-scope-orgid"))).and_then(|(_, v)| v.as_str().map(str::to_owned)))
+    });
+    let tenant = if multitenant { from_grafana.or(from_env).or(from_collector) } else { None };
+    Some(crate::profile::TempoProfile { service: svc.name.clone(), multitenant, tenant })
+}
+
 /// Why no service under test was found, and how to mark one.
 pub(super) fn no_app_reason(st: &Stack) -> String {
     let scraped: Vec<&str> = st.compose.services.iter().filter(|s| !tooling(s) && !scrape_targets(st, s).is_empty()).map(|s| s.name.as_str()).collect();

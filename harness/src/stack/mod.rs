@@ -196,6 +196,14 @@ pub struct ServiceState {
 pub struct StackState {
     pub run_id: String,
     pub compose_file: PathBuf,
+    /// The override files merged over it (absolute), in order.
+    #[serde(default)]
+    pub compose_overrides: Vec<PathBuf>,
+    /// The `--env-file`s and `--profile`s it was read with.
+    #[serde(default)]
+    pub env_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub compose_profiles: Vec<String>,
     pub images: ImageMode,
     pub network: String,
     pub services: BTreeMap<String, ServiceState>,
@@ -216,6 +224,13 @@ fn one() -> u32 {
 }
 
 impl StackState {
+    /// The compose input the stack was started from: its files, env files and profiles.
+    pub fn compose_input(&self) -> crate::read::compose::ComposeInput {
+        let mut files = vec![self.compose_file.clone()];
+        files.extend(self.compose_overrides.iter().cloned());
+        crate::read::compose::ComposeInput { files, env_files: self.env_files.clone(), profiles: self.compose_profiles.clone() }
+    }
+
     /// "faithful" or "accelerated xN": stated in every report.
     pub fn timing_mode(&self) -> String {
         if self.acceleration <= 1 { "faithful".into() } else { format!("accelerated x{}", self.acceleration) }
@@ -419,6 +434,9 @@ impl Stack {
                 run_id: run_id.clone(),
                 // Absolute: whoever reads the state (tests, `--target`) may run elsewhere.
                 compose_file: std::path::absolute(&options.compose_file).unwrap_or_else(|_| options.compose_file.clone()),
+                compose_overrides: options.compose_input().files.into_iter().skip(1).map(|f| std::path::absolute(&f).unwrap_or(f)).collect(),
+                env_files: options.compose.env_files.clone(),
+                compose_profiles: options.compose.profiles.clone(),
                 images: options.images,
                 network: network.clone(),
                 services: BTreeMap::new(),
