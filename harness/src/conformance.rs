@@ -140,6 +140,7 @@ impl Targets {
                 (_, _, "loki-ruler-alertmanager-unknown-service") | ("loki", "alertmanager", _) => "ruler-alertmanager",
                 (_, _, "promtail-client-unknown-service") | ("promtail", "loki", _) => "promtail-loki",
                 ("prometheus", "app", _) => "app-scrape",
+                (_, "tempo", _) if matches!(l.proto, crate::model::Proto::OtlpGrpc | crate::model::Proto::OtlpHttp | crate::model::Proto::Otlp) => "traces-tempo",
                 _ => continue,
             };
             self.blocked.entry(key.to_owned()).or_insert_with(|| blocked_by_finding(&f));
@@ -466,32 +467,37 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
         ,
     ));
 
-    // Tempo, where the stack has one: the same trace checks, its TraceQL search, its tenant.
+    // Tempo, where the stack has one: the same trace checks, its TraceQL search, its
+    // tenant. Search and tenant wait on the by-id check: a trace Tempo never received
+    // is one failure, the rest blocked by it.
     let tempo = targets.tempo();
     let t_ = tempo.as_ref();
-    let mut tg: Checks = Vec::new();
-    if let Some(tp) = &profile.tempo {
+    let tempo_checks = async {
+        let mut out = Vec::new();
+        let Some(tp) = &profile.tempo else { return out };
         let tenant_missing = lacks((tp.multitenant && tp.tenant.is_none()).then(|| {
             format!("Tempo `{}` runs with multitenancy_enabled but no sender or Grafana datasource sets X-Scope-OrgID (hint: set the header on the OTLP exporter and on Grafana's Tempo datasource)", tp.service)
         }));
-        let no_tempo_name = no_name.clone().or(tenant_missing.clone());
-        tg.push(Box::pin(run_check(PHASE, "tempo.traces", targets, &["tempo"], {
-            let b = no_tempo_name.clone();
-            async move { or_blocked(&b, checks::tempo::traces_match(t_.expect("needed"), r, exp, timeout)).await }
-        })));
-        tg.push(Box::pin(run_check(PHASE, "tempo.search", targets, &["tempo"], {
-            let b = no_tempo_name.clone();
-            // TraceQL search sees a trace once Tempo's live store has flushed it (about 30-40 s).
-            async move { or_blocked(&b, checks::tempo::traces_searchable(t_.expect("needed"), r, exp, timeout.max(Duration::from_secs(90)))).await }
-        })));
+        let needs = ["tempo", "traces-tempo"];
+        let first = run_check(PHASE, "tempo.traces", targets, &needs, async {
+            or_blocked(no_name.as_ref().or(tenant_missing.as_ref()), checks::tempo::traces_match(t_.expect("needed"), r, exp, timeout)).await
+        })
+        .await;
+        let after = lacks(blocked_by(&first)).or(no_name.clone()).or(tenant_missing.clone());
+        out.push(first);
+        // TraceQL search sees a trace once Tempo's live store has flushed it (about 30-40 s).
+        out.push(
+            run_check(PHASE, "tempo.search", targets, &needs, async {
+                or_blocked(&after, checks::tempo::traces_searchable(t_.expect("needed"), r, exp, timeout.max(Duration::from_secs(90)))).await
+            })
+            .await,
+        );
         if tp.multitenant {
-            let first = r.sent.first().map(|s| s.trace_id.clone()).unwrap_or_default();
-            tg.push(Box::pin(run_check(PHASE, "tempo.tenant", targets, &["tempo"], {
-                let b = tenant_missing.clone();
-                async move { or_blocked(&b, checks::tempo::tenant_enforced(t_.expect("needed"), &first, timeout)).await }
-            })));
+            let id = r.sent.first().map(|s| s.trace_id.clone()).unwrap_or_default();
+            out.push(run_check(PHASE, "tempo.tenant", targets, &needs, async { or_blocked(&after, checks::tempo::tenant_enforced(t_.expect("needed"), &id, timeout)).await }).await);
         }
-    }
+        out
+    };
 
     let l = loki.as_ref();
     let container = targets.app_container.clone();
@@ -587,8 +593,10 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
     ));
 
     // Checks on different backends run at once; on one backend, in order.
-    let (a, b, c, d, e) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg), in_order(tg));
+    let (a, b, c, d, e) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg), tempo_checks);
     results.extend(a.into_iter().chain(b).chain(c).chain(d).chain(e));
+    // A failed by-id lookup in Tempo blocks the correlation's trace half there.
+    let tempo_failed = results.iter().find(|c| c.name == "tempo.traces").and_then(blocked_by);
 
     // One request followed across traces, logs and metrics.
     // The app exposes only the latest exemplar per bucket, so the id to follow is
@@ -614,7 +622,10 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
                 // The trace half in whichever trace store the stack has (Jaeger first).
                 None => {
                     let store = j.map(checks::jaeger::TraceStore::Jaeger).or(t_.filter(|_| !targets.blocked.contains_key("tempo")).map(checks::jaeger::TraceStore::Tempo));
-                    checks::jaeger::correlate_in(&id, store, l, p, &opts).await
+                    match (store, &tempo_failed) {
+                        (Some(checks::jaeger::TraceStore::Tempo(_)), Some(reason)) => Verdict::NotRun { reason: reason.clone() },
+                        _ => checks::jaeger::correlate_in(&id, store, l, p, &opts).await,
+                    }
                 }
             };
             CheckResult::new(PHASE, "correlation.trace_id", v, start.elapsed())
