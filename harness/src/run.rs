@@ -186,7 +186,12 @@ fn print_results(results: &[CheckResult]) {
 }
 
 /// Runs every phase; returns the exit code (0 passed, 1 a check failed, 2 bad input or environment).
-pub async fn check(opts: CheckOptions) -> i32 {
+pub async fn check(mut opts: CheckOptions) -> i32 {
+    // Compose files as lint finds them: from the current directory when they exist
+    // there, else in the stack directory.
+    let resolve = |f: &PathBuf| if f.is_absolute() || f.is_file() { f.clone() } else { opts.stack_dir.join(f) };
+    opts.compose_input.files = opts.compose_input.files.iter().map(resolve).collect();
+    opts.compose = opts.compose.as_ref().map(resolve);
     let compose = opts.compose.clone().unwrap_or_else(|| opts.stack_dir.join("docker-compose.yml"));
     let subject = match &opts.targets {
         Some(t) => format!("running stack ({t})"),
