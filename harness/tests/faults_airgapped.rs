@@ -232,3 +232,34 @@ fn app_answering_500_to_everything_is_named_with_its_logs() {
     let names: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names.len(), 1, "one root cause, the rest blocked by it: {names:?}");
 }
+
+/// The Tempo variant's air-gapped form (`OBS_IMAGE_TEMPO`, `OBS_IMAGE_LOKI`, `OBS_IMAGE_PROMTAIL`).
+const WITH_TEMPO: [&str; 8] = [
+    "--services",
+    "app,prometheus,alertmanager,loki,promtail,tempo",
+    "-f",
+    "docker-compose.yml",
+    "-f",
+    "docker-compose.tempo.yml",
+    "-f",
+    "docker-compose.tempo-airgapped.yml",
+];
+
+/// Tempo is killed as the signals phase starts: one failure names its container as
+/// exited, and the Tempo checks are not run, blocked by it (never three timeouts).
+#[test]
+fn upstream_tempo_killed_during_signals_is_one_failure() {
+    let (err, report) = run_with_fault_in(&WITH_TEMPO, "==> signals", docker_on("tempo", &["kill"]));
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["verdict"] == "failed").collect();
+    let root = failed
+        .iter()
+        .find(|c| c["message"].as_str().is_some_and(|m| m.contains("container `tempo`") && m.contains("exited")))
+        .unwrap_or_else(|| panic!("no failure names Tempo's container as killed: {failed:#?}\n{err}"));
+    let root = root["name"].as_str().unwrap();
+    let tempo_failed: Vec<&str> = failed.iter().filter_map(|c| c["name"].as_str()).filter(|n| n.starts_with("tempo.")).collect();
+    assert!(tempo_failed.len() <= 1, "one failure for one dead Tempo: {tempo_failed:?}\n{err}");
+    for c in checks.iter().filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("tempo.")) && c["name"] != root) {
+        assert!(c["verdict"] == "not_run" && c["reason"].as_str().is_some_and(|r| r.contains("blocked by")), "{c:#}");
+    }
+}
