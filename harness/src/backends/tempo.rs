@@ -4,8 +4,9 @@
 //!
 //! Shapes (grafana/tempo `pkg/api/http.go`, `pkg/tempopb` at v3.0.3, and recorded
 //! from Tempo 3.0.3 built from that tag: `fixtures/tempo/3.0.3/`):
-//! - by id: `{"trace": {"resourceSpans": [...]}, "status": "COMPLETE"}`, 404 when
-//!   the trace is not found; the OTLP JSON carries ids in base64 (protobuf JSON of
+//! - by id: `{"trace": {"resourceSpans": [...]}, "metrics": {...}}`; an unknown id
+//!   is answered 200 with an empty trace (`{"trace":{},"metrics":{}}`), read as not
+//!   found (a 404 too); the OTLP JSON carries ids in base64 (protobuf JSON of
 //!   `bytes`), which [`decode_id`] turns into hex;
 //! - search: `{"traces": [{"traceID": "<hex>", "rootServiceName", "rootTraceName",
 //!   "startTimeUnixNano", "durationMs"}], "metrics": {...}}`.
@@ -120,7 +121,7 @@ impl TempoClient {
     }
 }
 
-/// `Some(trace)` from a by-id answer, `None` for 404 (not found).
+/// `Some(trace)` from a by-id answer, `None` for an empty trace or a 404 (not found).
 fn trace_or_none(a: Answer, trace_id: &str) -> Result<Option<Trace>, BackendError> {
     if a.status == 404 {
         return Ok(None);
