@@ -78,7 +78,8 @@ impl Targets {
     /// The endpoints of a stack the harness started (and its profile, read
     /// from the compose file it was started from).
     pub fn from_state(state: &StackState) -> Self {
-        Self::from_state_with(state, StackProfile::for_compose_file(&state.compose_file))
+        let dir = state.compose_file.parent().unwrap_or(std::path::Path::new("."));
+        Self::from_state_with(state, crate::lint::stack_profile_of(dir, &state.compose_input()).unwrap_or_default())
     }
 
     /// The endpoints of a stack the harness started, expecting `profile`
