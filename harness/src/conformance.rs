@@ -623,7 +623,7 @@ pub async fn signals(targets: &Targets, opts: &SignalOptions) -> (Option<Traffic
                 // The trace half in whichever trace store the stack has (Jaeger first).
                 None => {
                     let store = j.map(checks::jaeger::TraceStore::Jaeger).or(t_.filter(|_| !targets.blocked.contains_key("tempo")).map(checks::jaeger::TraceStore::Tempo));
-                    match (store, &tempo_failed) {
+                    match (store, tempo_failed.as_ref().or(targets.blocked.get("traces-tempo"))) {
                         (Some(checks::jaeger::TraceStore::Tempo(_)), Some(reason)) => Verdict::NotRun { reason: reason.clone() },
                         _ => checks::jaeger::correlate_in(&id, store, l, p, &opts).await,
                     }

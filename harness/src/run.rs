@@ -297,8 +297,9 @@ pub async fn check(mut opts: CheckOptions) -> i32 {
             }
         }
     };
-    // A link lint found broken blocks its dependents at once (no waiting on it).
-    if let Some(m) = &model {
+    // A link lint found broken blocks its dependents at once (no waiting on it). With
+    // --skip-lint nothing static is judged: the live checks find it, and block the rest.
+    if let Some(m) = model.as_ref().filter(|_| !opts.skip_lint) {
         targets.block_broken_links(m);
         targets.block_unshipped_logs(m, &report.lint_findings);
     }
