@@ -234,15 +234,7 @@ pub async fn traces_searchable(client: &JaegerClient, record: &TrafficRecord, ex
         .with_timeout(timeout)
         .until(|| async {
             match client.find_traces(&exp.service, start, end, depth).await {
-                Ok(found) => {
-                    let ids: std::collections::BTreeSet<String> = found.iter().map(|t| t.trace_id.clone()).collect();
-                    let missing: Vec<&str> = sampled.iter().filter(|s| !ids.contains(&normalise_id(&s.trace_id))).map(|s| s.trace_id.as_str()).collect();
-                    if missing.is_empty() {
-                        Poll::Ready(found.len())
-                    } else {
-                        Poll::Pending(format!("search returned {} trace(s); {} sampled id(s) missing: {}", found.len(), missing.len(), list(&missing, 4)))
-                    }
-                }
+                Ok(found) => all_sampled_found(found.iter().map(|t| t.trace_id.clone()), &sampled),
                 Err(e) => poll_error(e),
             }
         })
@@ -250,6 +242,18 @@ pub async fn traces_searchable(client: &JaegerClient, record: &TrafficRecord, ex
     match wait {
         Ok(n) => Verdict::Passed { detail: format!("search for service `{}` returned {n} trace(s), every sampled id among them", exp.service) },
         Err(e) => Verdict::Failed { message: format!("sampled traces not found by search at {url}: {e}") },
+    }
+}
+
+/// Ready with the number of traces a search found once every sampled id is among
+/// them (ids compared as normalised hex); else what is missing.
+pub(crate) fn all_sampled_found(found: impl Iterator<Item = String>, sampled: &[&Sent]) -> Poll<usize> {
+    let ids: std::collections::BTreeSet<String> = found.map(|id| normalise_id(&id)).collect();
+    let missing: Vec<&str> = sampled.iter().filter(|s| !ids.contains(&normalise_id(&s.trace_id))).map(|s| s.trace_id.as_str()).collect();
+    if missing.is_empty() {
+        Poll::Ready(ids.len())
+    } else {
+        Poll::Pending(format!("search returned {} trace(s); {} sampled id(s) missing: {}", ids.len(), missing.len(), list(&missing, 4)))
     }
 }
 

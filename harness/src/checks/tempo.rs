@@ -3,17 +3,15 @@
 //! found by TraceQL search on the app's service name (after Tempo's live-store flush:
 //! poll for tens of seconds), and the tenant is enforced where multitenancy is on.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::backends::jaeger::normalise_id;
 use crate::backends::tempo::TempoClient;
-use crate::eventually::{Eventually, Poll};
+use crate::eventually::Eventually;
 use crate::traffic::TrafficRecord;
 
 use super::Verdict;
-use super::jaeger::{TraceExpectations, TraceStore, sample, traces_match_in};
-use super::prometheus::{list, poll_error};
+use super::jaeger::{TraceExpectations, TraceStore, all_sampled_found, sample, traces_match_in};
+use super::prometheus::poll_error;
 
 /// Each sampled trace by id, with the expected spans.
 pub async fn traces_match(client: &TempoClient, record: &TrafficRecord, exp: &TraceExpectations, timeout: Duration) -> Verdict {
@@ -35,15 +33,7 @@ pub async fn traces_searchable(client: &TempoClient, record: &TrafficRecord, exp
         .with_timeout(timeout)
         .until(|| async {
             match client.search(&q, start, end, limit).await {
-                Ok(found) => {
-                    let ids: BTreeSet<String> = found.iter().map(|t| t.trace_id.clone()).collect();
-                    let missing: Vec<&str> = sampled.iter().filter(|s| !ids.contains(&normalise_id(&s.trace_id))).map(|s| s.trace_id.as_str()).collect();
-                    if missing.is_empty() {
-                        Poll::Ready(found.len())
-                    } else {
-                        Poll::Pending(format!("search returned {} trace(s); {} sampled id(s) missing: {}", found.len(), missing.len(), list(&missing, 4)))
-                    }
-                }
+                Ok(found) => all_sampled_found(found.into_iter().map(|t| t.trace_id), &sampled),
                 Err(e) => poll_error(e),
             }
         })
