@@ -37,9 +37,9 @@ fn bad_target_is_exit_2_with_a_reason_and_a_report() {
 #[test]
 fn unknown_backend_in_target_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = harness(&["check", "--skip-lint", "--target", "tempo=http://x:3200", "--report-dir", dir.path().to_str().unwrap()]);
+    let (code, _, err) = harness(&["check", "--skip-lint", "--target", "zipkin=http://x:9411", "--report-dir", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("unknown backend `tempo`") && err.contains("prometheus"), "{err}");
+    assert!(err.contains("unknown backend `zipkin`") && err.contains("prometheus") && err.contains("tempo"), "{err}");
 }
 
 #[test]

@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(decode_id("AAAAAAAAAAAAAAAAAAAAAQ=="), "00000000000000000000000000000001");
         assert_eq!(decode_id("S/kvNXezTaajzpKdDg5HNg=="), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(decode_id("4bf92f3577b34da6a3ce929d0e0e4736"), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(decode_id("APBnqgupz8E="), "00f067aa0ba902b7");
+        assert_eq!(decode_id("APBnqgupArc="), "00f067aa0ba902b7");
         assert_eq!(decode_id(""), "");
     }
 
