@@ -138,9 +138,8 @@ impl Reader {
         }
         let mut cf = ComposeFile { rel: self.rel(path), path: path.to_owned(), text, base: base.to_owned(), raws: Vec::new() };
         let mut value = parse_file(&cf)?;
-        let mut unset = BTreeSet::new();
-        let mut required = Vec::new();
-        interpolate_value(&mut value, env, &cf, &mut cf.raws.clone(), &mut unset, &mut required).map(|raws| cf.raws = raws)?;
+        let Interpolation { raws, unset, required } = interpolate_value(&mut value, env, &cf)?;
+        cf.raws = raws;
         for (var, message) in required {
             let line = crate::read::locate::line_of(&cf.text, &var);
             self.model.notes.push(Note::new(Level::Warning, &cf.rel, line, "compose-variable-required", format!("variable `{var}` is required ({message}) and not set here: docker compose refuses to run the file without it; read on as empty"), Some(format!("set {var} where the stack runs (environment, .env or --env-file)"))));
@@ -237,7 +236,7 @@ impl Reader {
                         let env = ProjectEnv::default();
                         let ocf = ComposeFile { rel: self.rel(&p), path: p.clone(), text, base: p.parent().unwrap_or(&cf.base).to_owned(), raws: Vec::new() };
                         let mut v = parse_file(&ocf)?;
-                        let raws = interpolate_value(&mut v, &env, &ocf, &mut Vec::new(), &mut BTreeSet::new(), &mut Vec::new())?;
+                        let raws = interpolate_value(&mut v, &env, &ocf)?.raws;
                         let ocf = ComposeFile { raws, ..ocf };
                         let empty = serde_yaml::Mapping::new();
                         let osibs = v.get("services").and_then(Value::as_mapping).unwrap_or(&empty).clone();
@@ -348,9 +347,20 @@ fn parse_file(cf: &ComposeFile) -> Result<Value, ReadError> {
     Ok(v)
 }
 
-/// Interpolates every string value (not keys) of `v`; returns the (interpolated, raw)
-/// pairs that changed, so findings can still be located in the text as written.
-fn interpolate_value(v: &mut Value, env: &ProjectEnv, cf: &ComposeFile, raws: &mut Vec<(String, String)>, unset: &mut BTreeSet<String>, required: &mut Vec<(String, String)>) -> Result<Vec<(String, String)>, ReadError> {
+/// What interpolating one file did.
+#[derive(Default)]
+struct Interpolation {
+    /// (interpolated, as written) for each value that changed, so findings can still
+    /// be located in the text as written.
+    raws: Vec<(String, String)>,
+    /// Variables used unset with no default.
+    unset: BTreeSet<String>,
+    /// `${VAR:?msg}` variables that are not set: (name, message).
+    required: Vec<(String, String)>,
+}
+
+/// Interpolates every string value (not keys, not `x-` extensions) of `v`.
+fn interpolate_value(v: &mut Value, env: &ProjectEnv, cf: &ComposeFile) -> Result<Interpolation, ReadError> {
     fn walk(v: &mut Value, env: &ProjectEnv, cf: &ComposeFile, raws: &mut Vec<(String, String)>, unset: &mut BTreeSet<String>, required: &mut Vec<(String, String)>, top: bool) -> Result<(), ReadError> {
         match v {
             Value::String(s) if s.contains('$') => {
@@ -401,8 +411,9 @@ fn interpolate_value(v: &mut Value, env: &ProjectEnv, cf: &ComposeFile, raws: &m
         }
         Ok(())
     }
-    walk(v, env, cf, raws, unset, required, true)?;
-    Ok(std::mem::take(raws))
+    let mut out = Interpolation::default();
+    walk(v, env, cf, &mut out.raws, &mut out.unset, &mut out.required, true)?;
+    Ok(out)
 }
 
 /// `include:` entry: a path, or `{path: p | [p…], project_directory, env_file: f | [f…]}`.
