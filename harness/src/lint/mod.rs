@@ -437,13 +437,7 @@ fn tenancy_facts(st: &Stack) -> Option<Tenancy<'_>> {
         .flat_map(|d| d.doc.datasources.iter().map(move |ds| (d, ds)))
         .filter(|(_, ds)| ds.kind == "loki")
         .collect();
-    let dir = l
-        .cfg
-        .ruler
-        .as_ref()
-        .and_then(|r| r.storage.as_ref())
-        .and_then(|s| s.local.as_ref())
-        .and_then(|x| x.directory.clone());
+    let dir = l.cfg.ruler_directory();
     let ruler_host = dir.as_ref().and_then(|d| {
         l.svc
             .as_deref()

@@ -158,6 +158,13 @@ pub struct LokiConfig {
     pub ruler: Option<LokiRuler>,
 }
 
+impl LokiConfig {
+    /// `ruler.storage.local.directory`: where the ruler reads `<tenant>/*.yml` (container path).
+    pub fn ruler_directory(&self) -> Option<String> {
+        self.ruler.as_ref()?.storage.as_ref()?.local.as_ref()?.directory.clone()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LokiRuler {

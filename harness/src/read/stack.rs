@@ -227,13 +227,7 @@ pub(crate) fn load(stack_dir: &Path, input: &compose::ComposeInput) -> Result<St
 
     // Loki ruler rules: <directory>/<tenant>/*.yml.
     if let Some(l) = &st.loki {
-        let container = l
-            .cfg
-            .ruler
-            .as_ref()
-            .and_then(|r| r.storage.as_ref())
-            .and_then(|s| s.local.as_ref())
-            .and_then(|l| l.directory.clone());
+        let container = l.cfg.ruler_directory();
         let svc = l.svc.as_deref().and_then(|s| st.compose.service(s));
         let host = container
             .and_then(|c| svc.and_then(|s| s.host_path(&c)))
@@ -300,7 +294,7 @@ fn read_paths(st: &Stack) -> std::collections::BTreeMap<String, Vec<String>> {
         }
     }
     if let Some(l) = &st.loki
-        && let (Some(svc), Some(d)) = (&l.svc, l.cfg.ruler.as_ref().and_then(|r| r.storage.as_ref()).and_then(|s| s.local.as_ref()).and_then(|l| l.directory.clone()))
+        && let (Some(svc), Some(d)) = (&l.svc, l.cfg.ruler_directory())
     {
         out.entry(svc.clone()).or_default().push(d);
     }
