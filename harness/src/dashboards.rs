@@ -113,6 +113,12 @@ impl ExpandOptions {
         Ok(Self::new(scrape_interval(stack_dir, acceleration)?, window))
     }
 
+    /// The options for a stack already read (its Prometheus's scrape interval).
+    pub fn for_model(model: &crate::model::StackModel, acceleration: u32, window: Duration) -> Self {
+        let base = crate::lint::scrape_interval_in(model).as_deref().and_then(parse_duration).unwrap_or(DEFAULT_SCRAPE_INTERVAL);
+        Self::new(accelerated(base, acceleration), window)
+    }
+
     /// The app's scrape job, named in failures ("what the app produced").
     pub fn with_app_job(mut self, job: &str) -> Self {
         self.app_job = job.to_owned();
@@ -272,6 +278,13 @@ pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<DashboardDo
 pub fn inventory(stack_dir: &Path, options: &ExpandOptions) -> Result<Inventory, DashboardError> {
     let (ds, dashboards) = provisioned(stack_dir)?;
     Ok(inventory_of(&dashboards, &ds, options))
+}
+
+/// The inventory of the dashboards a stack already read provisions.
+pub fn inventory_in(model: &crate::model::StackModel, options: &ExpandOptions) -> Inventory {
+    let (ds, dashboards) = crate::lint::provisioned_in(model);
+    let dashboards: Vec<DashboardDoc> = dashboards.into_iter().map(|(file, doc)| DashboardDoc { file, doc }).collect();
+    inventory_of(&dashboards, &ds, options)
 }
 
 /// The inventory of given dashboards (`datasources`: the provisioned ones).

@@ -43,24 +43,7 @@ pub struct PhaseTime {
     pub started_ms: Option<u64>,
 }
 
-/// When a check result was made; compares equal to any other (it is
-/// bookkeeping for the report's timeline, not part of a result's identity).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RecordedAt(pub Option<Instant>);
-
-impl RecordedAt {
-    pub fn now() -> Self {
-        Self(Some(Instant::now()))
-    }
-}
-
-impl PartialEq for RecordedAt {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for RecordedAt {}
+pub use crate::checks::RecordedAt;
 
 /// Everything a run found, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]

@@ -489,7 +489,7 @@ pub struct AlertStages {
     pub floor: u64,
 }
 
-/// Parses `pending Nms, firing Nms, in Alertmanager Nms, webhook Nms (floor Nms, …` (see `run::alert_phase`).
+/// Parses `pending Nms, firing Nms, in Alertmanager Nms, webhook Nms (floor Nms, …` (see `phases::alerts`).
 pub fn alert_stages(detail: &str) -> Option<AlertStages> {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| regex::Regex::new(r"pending (\d+)ms, firing (\d+)ms, in Alertmanager (\d+)ms, webhook (\d+)ms \(floor (\d+)ms").expect("valid regex"));

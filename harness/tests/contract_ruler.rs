@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use obs_harness::checks::Verdict;
-use obs_harness::conformance::Targets;
+use obs_harness::phases::{Engine, Targets};
 use obs_harness::profile::StackProfile;
-use obs_harness::run::{RulerExpectation, ruler_phase};
+use obs_harness::phases::ruler::{RulerExpectation, ruler_phase};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -52,7 +52,7 @@ async fn recorded_ruler_passes_every_stage() {
     let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri()))
         .unwrap()
         .with_profile(StackProfile { tenant: Some("docker".into()), ..Default::default() });
-    let results = ruler_phase(&targets, &expect(), Duration::from_secs(5)).await;
+    let results = ruler_phase(&Engine::new(targets), &expect(), Duration::from_secs(5)).await;
     let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["ruler.rules_loaded", "ruler.rules_healthy", "ruler.AppErrorLogs"]);
     for r in &results {
@@ -71,7 +71,7 @@ async fn no_rule_groups_and_no_alert_fail_with_what_was_seen() {
     let targets = Targets::parse(&format!("loki={},alertmanager={},app={}", loki.uri(), am.uri(), app.uri()))
         .unwrap()
         .with_profile(StackProfile { tenant: Some("docker".into()), ..Default::default() });
-    let results = ruler_phase(&targets, &expect(), Duration::from_millis(300)).await;
+    let results = ruler_phase(&Engine::new(targets), &expect(), Duration::from_millis(300)).await;
     let text = |i: usize| match &results[i].verdict {
         Verdict::Failed { message } => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
@@ -84,7 +84,7 @@ async fn no_rule_groups_and_no_alert_fail_with_what_was_seen() {
 #[tokio::test]
 async fn without_loki_the_phase_is_not_run() {
     let targets = Targets::parse("prometheus=http://127.0.0.1:9").unwrap();
-    let results = ruler_phase(&targets, &expect(), Duration::from_millis(100)).await;
+    let results = ruler_phase(&Engine::new(targets), &expect(), Duration::from_millis(100)).await;
     assert_eq!(results.len(), 1);
     assert!(matches!(&results[0].verdict, Verdict::NotRun { reason } if reason.contains("loki=URL")), "{results:?}");
 }

@@ -85,12 +85,12 @@ async fn reachability_asks_the_app_only_for_its_metrics() {
     use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
     let app = MockServer::start().await;
     Mock::given(any()).respond_with(ResponseTemplate::new(200)).mount(&app).await;
-    let mut targets = obs_harness::conformance::Targets::parse(&format!("app={},prometheus=http://127.0.0.1:9", app.uri())).unwrap();
-    let results = obs_harness::conformance::reachability(&mut targets).await;
+    let engine = obs_harness::phases::Engine::new(obs_harness::phases::Targets::parse(&format!("app={},prometheus=http://127.0.0.1:9", app.uri())).unwrap());
+    let results = obs_harness::phases::signals::reachability(&engine).await;
     let paths: Vec<String> = app.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
     assert_eq!(paths, ["/metrics"]);
     assert!(results.iter().any(|r| r.name == "reachability.app" && r.verdict.is_passed()), "{results:?}");
-    assert!(targets.blocked.contains_key("prometheus") && !targets.blocked.contains_key("app"), "{:?}", targets.blocked);
+    assert!(engine.blocked("prometheus").is_some() && engine.blocked("app").is_none(), "{:?}", engine.blocked_all());
 }
 
 /// The recorded 2.42 `/api/v1/targets` answer with the app's target down
@@ -128,10 +128,10 @@ async fn a_down_scrape_target_fails_at_once_and_blocks_its_dependents() {
     let app = MockServer::start().await;
     Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_string("ok")).mount(&app).await;
 
-    let targets = obs_harness::conformance::Targets::parse(&format!("app={},prometheus={}", app.uri(), prom.uri())).unwrap();
+    let targets = obs_harness::phases::Targets::parse(&format!("app={},prometheus={}", app.uri(), prom.uri())).unwrap();
     let targets = targets.with_profile(obs_harness::profile::StackProfile::for_compose_file(&obs_harness::stack::bundled_compose_file()));
-    let opts = obs_harness::conformance::SignalOptions { timeout: std::time::Duration::from_secs(60), ..Default::default() };
-    let (_, results) = obs_harness::conformance::signals(&targets, &opts).await;
+    let opts = obs_harness::phases::signals::SignalOptions { timeout: std::time::Duration::from_secs(60), ..Default::default() };
+    let (_, results) = obs_harness::phases::signals::signals(&obs_harness::phases::Engine::new(targets), &opts).await;
     let up = results.iter().find(|r| r.name == "prometheus.target_up.fastapi").expect("target_up ran");
     let message = up.verdict.text();
     assert!(up.verdict.is_failed(), "{up:?}");
@@ -170,9 +170,9 @@ fn a_promtail_filter_that_selects_nothing_blocks_the_log_path() {
         let lint = obs_harness::lint::lint(dir, &obs_harness::lint::LintOptions::default()).unwrap();
         let model = obs_harness::model::StackModel::load(dir, &[]).unwrap();
         let profile = obs_harness::lint::stack_profile(dir, &[]).unwrap();
-        let mut targets = obs_harness::conformance::Targets::default().with_profile(profile);
-        targets.block_unshipped_logs(&model, &lint.findings);
-        targets.blocked
+        let engine = obs_harness::phases::Engine::new(obs_harness::phases::Targets::default().with_profile(profile));
+        engine.block_unshipped_logs(&model, &lint.findings);
+        engine.blocked_all()
     };
     assert!(!blocked_of(&stack_dir()).contains_key("promtail-loki"));
     let work = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use obs_harness::checks::{CheckResult, Verdict};
-use obs_harness::conformance::Targets;
+use obs_harness::phases::Targets;
 use obs_harness::dashboards::{self, Counts, ExpandOptions, Inventory, QueryShape};
 use obs_harness::stack::{StackOptions, StackState, with_stack};
 use obs_harness::traffic::{self, Scenario};

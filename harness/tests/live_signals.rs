@@ -14,7 +14,8 @@
 //! cargo test -p obs-harness --test live_signals upstream_loki`.
 
 use obs_harness::checks::{CheckResult, Verdict};
-use obs_harness::conformance::{self, SignalOptions, Targets};
+use obs_harness::phases::signals::{self, SignalOptions};
+use obs_harness::phases::{Engine, Targets};
 use obs_harness::stack::{StackOptions, with_stack};
 
 fn accelerated(o: StackOptions) -> StackOptions {
@@ -24,7 +25,7 @@ fn accelerated(o: StackOptions) -> StackOptions {
 async fn run_signals(options: StackOptions) -> Vec<CheckResult> {
     with_stack(options, |state| async move {
         let targets = Targets::from_state(&state);
-        let (record, results) = conformance::signals(&targets, &SignalOptions::default()).await;
+        let (record, results) = signals::signals(&Engine::new(targets), &SignalOptions::default()).await;
         assert!(record.is_some(), "traffic was sent: {results:#?}");
         results
     })
@@ -106,8 +107,8 @@ async fn upstream_loki_streams_lines_and_tenant() {
 async fn upstream_loki_ruler_rules_load_evaluate_and_fire() {
     let results = with_stack(loki_set(), |state| async move {
         let targets = Targets::from_state(&state);
-        let expect = obs_harness::run::RulerExpectation::for_profile(&targets.profile).unwrap_or_else(|e| panic!("{e}"));
-        obs_harness::run::ruler_phase(&targets, &expect, std::time::Duration::from_secs(120)).await
+        let expect = obs_harness::phases::ruler::RulerExpectation::for_profile(&targets.profile).unwrap_or_else(|e| panic!("{e}"));
+        obs_harness::phases::ruler::ruler_phase(&Engine::new(targets), &expect, std::time::Duration::from_secs(120)).await
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));

@@ -179,21 +179,21 @@ async fn rebuilding_an_image_removes_its_superseded_tag() {
 /// ruler phase's error lines after `FastAPIDown` never reached the app.
 #[tokio::test(flavor = "multi_thread")]
 async fn airgapped_restart_moves_the_run_to_the_new_endpoint() {
-    use obs_harness::conformance::Targets;
+    use obs_harness::phases::{Engine, Targets};
     let mut stack = Stack::start(StackOptions::airgapped().with_selection(Some(vec!["app".into()]))).await.unwrap_or_else(|e| panic!("{e}"));
     let run = stack.state.run_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let state_file = dir.path().join("stack.json");
     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
         stack.publish_state(&state_file).unwrap();
-        let mut targets = Targets::from_state(&stack.state);
-        let before = targets.url("app").unwrap().to_owned();
+        let engine = Engine::new(Targets::from_state(&stack.state));
+        let before = engine.url("app").unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         assert!(client.get(format!("{before}/metrics")).send().await.unwrap().status().is_success());
 
         stack.stop_service("app").await.unwrap();
-        obs_harness::run::restart_service(&mut stack, &mut targets, "app").await.unwrap_or_else(|e| panic!("{e}"));
-        let after = targets.url("app").unwrap().to_owned();
+        obs_harness::phases::alerts::restart_service(&mut stack, &engine, "app").await.unwrap_or_else(|e| panic!("{e}"));
+        let after = engine.url("app").unwrap();
         assert_ne!(before, after, "Docker gave the restarted app the same host port: this test proves nothing then");
         let r = client.get(format!("{after}/items/1")).send().await.unwrap_or_else(|e| panic!("the run's app URL {after} after the restart: {e}"));
         assert!(r.status().is_success(), "{after}/items/1 -> {}", r.status());

@@ -9,12 +9,15 @@ pub mod alerts;
 pub mod grafana;
 pub mod jaeger;
 pub mod loki;
+pub mod needs;
 pub mod prometheus;
 pub mod tempo;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use needs::{Because, Needs};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -53,13 +56,38 @@ pub struct CheckResult {
     /// When it started, in ms from the run's start (filled by [`crate::report::RunReport::add_phase`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_ms: Option<u64>,
+    /// What it needs (declared; see [`Needs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Needs>,
+    /// For a check not run: the need that decided it (see [`Because`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<Because>,
     /// When the result was made (its end), for `started_ms`; not part of its identity.
     #[serde(skip)]
-    pub recorded: crate::report::RecordedAt,
+    pub recorded: RecordedAt,
 }
+
+/// When a check result was made; compares equal to any other (it is
+/// bookkeeping for the report's timeline, not part of a result's identity).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordedAt(pub Option<std::time::Instant>);
+
+impl RecordedAt {
+    pub fn now() -> Self {
+        Self(Some(std::time::Instant::now()))
+    }
+}
+
+impl PartialEq for RecordedAt {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RecordedAt {}
 
 impl CheckResult {
     pub fn new(phase: &str, name: &str, verdict: Verdict, duration: Duration) -> Self {
-        Self { name: name.to_owned(), phase: phase.to_owned(), verdict, duration_ms: duration.as_millis() as u64, started_ms: None, recorded: crate::report::RecordedAt::now() }
+        Self { name: name.to_owned(), phase: phase.to_owned(), verdict, duration_ms: duration.as_millis() as u64, started_ms: None, needs: None, because: None, recorded: RecordedAt::now() }
     }
 }

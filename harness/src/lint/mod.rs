@@ -136,24 +136,60 @@ fn finding(file: &str, line: usize, rule: &str, message: String, hint: Option<St
     }
 }
 
+/// A stack read once: its model (which holds every file read) and its profile.
+/// `check` reads the stack this way once, lints it, and hands it to the lifecycle
+/// and the phases; nothing reads it again during the run.
+pub struct Reading {
+    pub model: crate::model::StackModel,
+    pub profile: crate::profile::StackProfile,
+    /// What reading noticed (lint reports them as notes).
+    notes: Vec<crate::read::Note>,
+}
+
+/// Reads the compose project `input` describes in `stack_dir`, once: the model and the profile.
+pub fn read_stack(stack_dir: &Path, input: &ComposeInput) -> Result<Reading, LintError> {
+    let mut stack = crate::read::load(stack_dir, input)?;
+    let notes = std::mem::take(&mut stack.notes);
+    let profile = profile_of(&stack)?;
+    Ok(Reading { model: crate::model::StackModel::build(stack)?, profile, notes })
+}
+
+fn profile_of(st: &Stack) -> Result<crate::profile::StackProfile, LintError> {
+    let file = st.dir.join(crate::profile::OVERRIDE_FILE);
+    let overrides = match std::fs::read_to_string(&file) {
+        Ok(text) => Some((file.clone(), parse_yaml::<crate::profile::Overrides>(&file, &text)?)),
+        Err(_) => None,
+    };
+    Ok(profile::derive(st, overrides))
+}
+
 /// Lints the stack in `stack_dir`.
 pub fn lint(stack_dir: &Path, opts: &LintOptions) -> Result<Report, LintError> {
-    let mut report = Report::default();
-    let t0 = Instant::now();
+    lint_read(stack_dir, opts).map(|(r, _)| r)
+}
+
+/// Lints the stack in `stack_dir`, returning what it read with the report.
+pub fn lint_read(stack_dir: &Path, opts: &LintOptions) -> Result<(Report, Reading), LintError> {
     let input = ComposeInput { files: opts.compose_files.clone(), env_files: opts.env_files.clone(), profiles: opts.compose_profiles.clone() };
-    let mut stack = crate::read::load(stack_dir, &input)?;
-    report.add_read_notes(std::mem::take(&mut stack.notes));
+    let t0 = Instant::now();
+    let mut reading = read_stack(stack_dir, &input)?;
+    let report = lint_reading(&mut reading, stack_dir, opts, t0)?;
+    Ok((report, reading))
+}
+
+fn lint_reading(reading: &mut Reading, stack_dir: &Path, opts: &LintOptions, t0: Instant) -> Result<Report, LintError> {
+    let mut report = Report::default();
+    report.add_read_notes(std::mem::take(&mut reading.notes));
+    let stack = &reading.model.stack;
     // `--catalogue FILE` > `<stack_dir>/catalogue.prom` > the built-in one (reference app) > none.
     let reference_app = || Ok(stack.compose.services.iter().any(|s| s.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app")));
     let catalogue = catalogue_lookup(stack_dir, opts.catalogue.as_deref(), reference_app)?.map(|(c, _)| c.with_scrape_labels());
-    // The stack model: every service's listeners and links, from the configs just read.
-    let model = crate::model::StackModel::build(stack)?;
-    let stack = &model.stack;
+    let model = &reading.model;
     report.timings.parse = t0.elapsed();
 
     let t1 = Instant::now();
     cross_refs(stack, &mut report);
-    for f in crate::model::links::check(&model) {
+    for f in crate::model::links::check(model) {
         if f.severity == Severity::Info { report.notes.push(f) } else { report.findings.push(f) }
     }
     compat::check(stack, &mut report);
@@ -239,9 +275,20 @@ fn catalogue_lookup(
 /// way the gate finds them (providers' paths mapped through the compose
 /// mounts): `(datasources, [(file relative to the stack dir, dashboard JSON)])`.
 pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, serde_json::Value)>), LintError> {
-    let st = crate::read::load(stack_dir, &ComposeInput::default())?;
+    Ok(provisioned_in(&crate::model::StackModel::load_input(stack_dir, &ComposeInput::default())?))
+}
+
+/// [`provisioned`] of a stack already read.
+pub fn provisioned_in(model: &crate::model::StackModel) -> (Vec<Datasource>, Vec<(String, serde_json::Value)>) {
+    let st = &model.stack;
     let datasources = st.datasources.iter().flat_map(|d| d.doc.datasources.iter().cloned()).collect();
-    Ok((datasources, st.dashboards.into_iter().map(|d| (d.rel, d.doc)).collect()))
+    (datasources, st.dashboards.iter().map(|d| (d.rel.clone(), d.doc.clone())).collect())
+}
+
+/// Prometheus's `global.scrape_interval` as the stack read sets it (its text), if it does.
+pub fn scrape_interval_in(model: &crate::model::StackModel) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(&model.stack.prom.as_ref()?.text).ok()?;
+    doc.get("global")?.get("scrape_interval")?.as_str().map(str::to_owned)
 }
 
 /// The [`crate::profile::StackProfile`] of the stack in `stack_dir` (with
@@ -252,13 +299,7 @@ pub fn stack_profile(stack_dir: &Path, compose_files: &[PathBuf]) -> Result<crat
 
 /// [`stack_profile`] of the compose project `input` describes.
 pub fn stack_profile_of(stack_dir: &Path, input: &ComposeInput) -> Result<crate::profile::StackProfile, LintError> {
-    let st = crate::read::load(stack_dir, input)?;
-    let file = st.dir.join(crate::profile::OVERRIDE_FILE);
-    let overrides = match std::fs::read_to_string(&file) {
-        Ok(text) => Some((file.clone(), parse_yaml::<crate::profile::Overrides>(&file, &text)?)),
-        Err(_) => None,
-    };
-    Ok(profile::derive(&st, overrides))
+    profile_of(&crate::read::load(stack_dir, input)?)
 }
 
 // ------------------------------------------------------------------ cross-refs

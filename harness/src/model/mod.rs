@@ -213,6 +213,12 @@ pub fn split_bind(addr: &str) -> Option<(String, u16)> {
     Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?))
 }
 
+impl std::fmt::Debug for StackModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackModel").field("dir", &self.stack.dir).field("nodes", &self.nodes.iter().map(|n| &n.name).collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
 impl StackModel {
     /// Reads the stack in `dir` (and the compose files, merged in order; empty: the main one).
     pub fn load(dir: &Path, compose_files: &[PathBuf]) -> Result<Self, ReadError> {

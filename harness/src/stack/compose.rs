@@ -113,14 +113,26 @@ impl ComposeProject {
     /// [`Self::load`] of a whole compose input: its files merged in order (the first one's
     /// directory is the project's), its env files and profiles, as `docker compose` reads them.
     pub fn load_input(input: &crate::read::compose::ComposeInput) -> Result<Self, ComposeError> {
+        Self::load_input_with(input, None)
+    }
+
+    /// [`Self::load_input`], planned from `model` when the run has read the stack
+    /// already (its compose project and listeners), else read here.
+    pub fn load_input_with(input: &crate::read::compose::ComposeInput, model: Option<&crate::model::StackModel>) -> Result<Self, ComposeError> {
         let path = input.files.first().cloned().unwrap_or_else(|| PathBuf::from("docker-compose.yml"));
         if !path.is_file() {
             let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
             return Err(ComposeError::Read { path, source });
         }
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
-        let model = crate::read::compose::ComposeModel::load_project(&dir, input).map_err(|e| read_error(&path, e))?;
-        let mut project = Self::plan(&path, &dir, model)?;
+        let same_dir = |m: &crate::model::StackModel| std::path::absolute(&dir).is_ok_and(|d| crate::read::compose::normalise(&d) == m.dir());
+        if let Some(m) = model.filter(|m| same_dir(m)) {
+            let mut project = Self::plan(&path, &dir, m.compose())?;
+            project.apply_model(m);
+            return Ok(project);
+        }
+        let compose = crate::read::compose::ComposeModel::load_project(&dir, input).map_err(|e| read_error(&path, e))?;
+        let mut project = Self::plan(&path, &dir, &compose)?;
         // A config the model cannot read is lint's finding to report; the plan keeps compose's ports.
         if let Ok(model) = crate::model::StackModel::load_input(&dir, input) {
             project.apply_model(&model);
@@ -142,12 +154,12 @@ impl ComposeProject {
     pub fn parse(path: &Path, text: &str) -> Result<Self, ComposeError> {
         let base = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let model = crate::read::compose::ComposeModel::from_sources(base, vec![(path.to_owned(), text.to_owned())]).map_err(|e| read_error(path, e))?;
-        Self::plan(path, base, model)
+        Self::plan(path, base, &model)
     }
 
     /// Plans every service of a read project. A variable compose requires (`${VAR:?msg}`)
     /// and that is not set refuses the project, as `docker compose up` does.
-    fn plan(path: &Path, base: &Path, model: crate::read::compose::ComposeModel) -> Result<Self, ComposeError> {
+    fn plan(path: &Path, base: &Path, model: &crate::read::compose::ComposeModel) -> Result<Self, ComposeError> {
         if let Some(n) = model.notes.iter().find(|n| n.rule == "compose-variable-required") {
             return Err(ComposeError::Parse { path: base.join(&n.file), line: n.line, column: 1, message: n.message.replace("; read on as empty", "") });
         }

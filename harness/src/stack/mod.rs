@@ -86,6 +86,8 @@ pub struct StackOptions {
     pub image_overrides: BTreeMap<String, String>,
     /// Override files merged over `compose_file`, `--env-file`s and `--profile`s, as compose takes them.
     pub compose: crate::read::compose::ComposeInput,
+    /// The stack as the run read it once (else the lifecycle reads it).
+    pub model: Option<std::sync::Arc<crate::model::StackModel>>,
 }
 
 impl StackOptions {
@@ -93,6 +95,12 @@ impl StackOptions {
     /// (`compose_file` first, then the override files of `compose`).
     pub fn with_compose(mut self, input: crate::read::compose::ComposeInput) -> Self {
         self.compose = input;
+        self
+    }
+
+    /// Plans from the stack the run read already, instead of reading it again.
+    pub fn with_model(mut self, model: Option<std::sync::Arc<crate::model::StackModel>>) -> Self {
+        self.model = model;
         self
     }
 
@@ -115,6 +123,7 @@ impl StackOptions {
             webhook: true,
             image_overrides: BTreeMap::new(),
             compose: Default::default(),
+            model: None,
         }
     }
 
@@ -407,7 +416,7 @@ impl Stack {
 
     /// Starts the selected services and waits until each is ready.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
-        let mut project = ComposeProject::load_input(&options.compose_input())?;
+        let mut project = ComposeProject::load_input_with(&options.compose_input(), options.model.as_deref())?;
         let mut selected = match &options.services {
             Some(s) => project.select(s)?,
             None if options.images == ImageMode::Airgapped => {
