@@ -55,8 +55,8 @@ enum Cmd {
         stack_dir: std::path::PathBuf,
         #[command(flatten)]
         compose: obs_harness::read::compose::project::ComposeArgs,
-        #[arg(long, value_enum, default_value_t = obs_harness::model::graph::Format::Mermaid)]
-        format: obs_harness::model::graph::Format,
+        #[arg(long, value_enum, default_value_t = obs_harness::graph::Format::Mermaid)]
+        format: obs_harness::graph::Format,
     },
     /// Bring the stack up, down, or show what runs (the same lifecycle the tests use).
     #[command(subcommand)]
@@ -289,7 +289,7 @@ fn main() -> ExitCode {
         Cmd::Lint(args) => obs_harness::lint::lint_main(args),
         Cmd::Profile { stack_dir, compose } => match obs_harness::lint::stack_profile_of(&stack_dir, &compose.input()) {
             Ok(p) => {
-                println!("{}", serde_json::to_string_pretty(&p.secrets.profile(&p)).expect("profile serialises"));
+                println!("{}", serde_json::to_string_pretty(&p.redacted()).expect("profile serialises"));
                 0
             }
             Err(e) => {
@@ -299,7 +299,7 @@ fn main() -> ExitCode {
         },
         Cmd::Graph { stack_dir, compose, format } => match obs_harness::model::StackModel::load_input(&stack_dir, &compose.input()) {
             Ok(m) => {
-                print!("{}", obs_harness::model::graph::Graph::of(&m, &|_| None).render(format));
+                print!("{}", obs_harness::graph::Graph::of(&m, &|_| None).render(format));
                 0
             }
             Err(e) => {

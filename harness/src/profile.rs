@@ -23,14 +23,27 @@
 //! binary in its place) or `obs-harness.role: app` (its own image is run).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::alerts::Cause;
 
 /// The compose label that marks the service under test.
 pub use crate::model::kinds::app::ROLE_LABEL;
+
+/// What makes an alert fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// A burst of `/error` (5xx) among normal requests.
+    ErrorBurst,
+    /// Requests slower than the highest latency bucket (1 s).
+    SlowRequests,
+    /// LLM calls failing with the provider's `rate_limit` (answered 429).
+    LlmFailures,
+    /// The app container stopped (scrape fails, `up == 0`).
+    AppStopped,
+}
 /// The override file's name, beside the compose file.
 pub const OVERRIDE_FILE: &str = "obs-harness.yaml";
 
@@ -160,13 +173,6 @@ impl StackProfile {
         }
         self
     }
-
-    /// The profile of the stack whose compose file is `compose`; empty (every
-    /// expectation "not derived") when it cannot be read.
-    pub fn for_compose_file(compose: &Path) -> Self {
-        let dir = compose.parent().unwrap_or(Path::new("."));
-        crate::lint::stack_profile(dir, &[compose.to_owned()]).unwrap_or_default()
-    }
 }
 
 /// `obs-harness.yaml`: what the stack cannot say about itself.
@@ -180,39 +186,6 @@ pub struct Overrides {
     pub log_labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub causes: BTreeMap<String, Cause>,
-}
-
-/// What an alert expression measures, from its metrics and matchers: a 5xx
-/// ratio is an error burst, a latency quantile slow requests, an LLM error
-/// ratio LLM failures, `up == 0` a stopped service, a LogQL count of error
-/// lines error log lines (caused by an error burst).
-pub fn cause_of(expr: &str, source: &str) -> Result<Cause, String> {
-    if source == "loki" {
-        let e = expr.to_ascii_lowercase();
-        return if e.contains("error") && (e.contains("count_over_time") || e.contains("rate(")) {
-            Ok(Cause::ErrorBurst)
-        } else {
-            Err("a LogQL rule that does not count error lines".into())
-        };
-    }
-    let parsed = crate::lint::promql::parse(expr).map_err(|e| format!("cannot parse: {e}"))?;
-    let names = crate::lint::promql::metric_names(&parsed);
-    let has = |f: &dyn Fn(&str) -> bool| names.iter().any(|n| f(n));
-    let compact: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
-    if names.iter().any(|n| n == "up") && (compact.contains("==0") || compact.contains("<1")) {
-        return Ok(Cause::AppStopped);
-    }
-    if has(&|n| n.contains("llm") && n.contains("error")) {
-        return Ok(Cause::LlmFailures);
-    }
-    if compact.contains("histogram_quantile(") && has(&|n| n.ends_with("_bucket") && (n.contains("duration") || n.contains("latency"))) {
-        return Ok(Cause::SlowRequests);
-    }
-    let five_xx = ["status=~\"5", "status=\"5", "code=~\"5", "status_code=~\"5", "code=\"5"];
-    if has(&|n| n.contains("request")) && five_xx.iter().any(|m| compact.contains(m)) {
-        return Ok(Cause::ErrorBurst);
-    }
-    Err(format!("no known cause measures {}", names.iter().cloned().collect::<Vec<_>>().join(", ")))
 }
 
 /// Prometheus-style relabelling of `labels` (`replace`, `labelmap`,
@@ -259,23 +232,21 @@ pub fn relabel(labels: &BTreeMap<String, String>, rules: &[serde_yaml::Value]) -
     Some(l)
 }
 
+impl StackProfile {
+    /// The profile as it may be shown: every string redacted ([`crate::redact`]);
+    /// it keeps its secrets for the report it goes into.
+    pub fn redacted(&self) -> StackProfile {
+        let mut v = serde_json::to_value(self).expect("profile serialises");
+        self.secrets.redact_json(&mut v);
+        let mut out: StackProfile = serde_json::from_value(v).unwrap_or_default();
+        out.secrets = self.secrets.clone();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn causes_come_from_what_the_expression_measures() {
-        let c = |e: &str| cause_of(e, "prometheus");
-        assert_eq!(c("up{job=\"api-server\"} == 0"), Ok(Cause::AppStopped));
-        assert_eq!(
-            c("sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m])) > 0.05"),
-            Ok(Cause::ErrorBurst)
-        );
-        assert_eq!(c("histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) >= 1"), Ok(Cause::SlowRequests));
-        assert_eq!(c("sum(rate(llm_errors_total[5m])) / sum(rate(llm_calls_total[5m])) > 0.1"), Ok(Cause::LlmFailures));
-        assert!(c("node_filesystem_avail_bytes < 1e9").is_err());
-        assert_eq!(cause_of("sum(count_over_time({service=\"x\"} | json | level=\"ERROR\" [1m])) > 5", "loki"), Ok(Cause::ErrorBurst));
-    }
 
     #[test]
     fn relabelling_as_promtail_does() {

@@ -42,7 +42,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::Value as Yaml;
 
-use crate::lint::Stack;
+use crate::read::Stack;
 
 /// What a secret is replaced with.
 pub const MARK: &str = "***";
@@ -171,48 +171,6 @@ impl Redactor {
             _ => {}
         }
     }
-
-    /// The profile as it may be shown: every string redacted (it keeps its secrets
-    /// for the report it goes into).
-    pub fn profile(&self, p: &crate::profile::StackProfile) -> crate::profile::StackProfile {
-        let mut v = serde_json::to_value(p).expect("profile serialises");
-        self.redact_json(&mut v);
-        let mut out: crate::profile::StackProfile = serde_json::from_value(v).unwrap_or_default();
-        out.secrets = p.secrets.clone();
-        out
-    }
-
-    /// Redacts the findings (message, hint) and skipped checks of a lint report in place.
-    pub fn lint_report(&self, r: &mut crate::lint::Report) {
-        for f in &mut r.findings {
-            f.message = self.redact(&f.message);
-            f.hint = f.hint.as_deref().map(|h| self.redact(h));
-        }
-        for s in &mut r.skipped {
-            s.reason = self.redact(&s.reason);
-            s.install_hint = self.redact(&s.install_hint);
-        }
-    }
-
-    /// A copy of a run report with every string it writes redacted (checks,
-    /// lint findings, subject, profile).
-    pub fn run_report(&self, r: &crate::report::RunReport) -> crate::report::RunReport {
-        use crate::checks::Verdict;
-        let mut r = r.clone();
-        r.subject = self.redact(&r.subject);
-        for c in &mut r.checks {
-            c.name = self.redact(&c.name);
-            match &mut c.verdict {
-                Verdict::Passed { detail: s } | Verdict::Failed { message: s } | Verdict::NotRun { reason: s } => *s = self.redact(s),
-            }
-        }
-        for f in &mut r.lint_findings {
-            f.message = self.redact(&f.message);
-            f.hint = f.hint.as_deref().map(|h| self.redact(h));
-        }
-        r.profile = r.profile.as_ref().map(|p| self.profile(p));
-        r
-    }
 }
 
 /// The stack-independent patterns alone: credentials in URLs, `Bearer` tokens,
@@ -235,7 +193,7 @@ fn worth_redacting(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     v.chars().count() >= MIN_SECRET_LEN
         && v != MARK
-        && !crate::lint::prod::is_reference(v)
+        && !crate::read::is_reference(v)
         && !v.starts_with("/run/secrets/")
         && !matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off")
         && !DEFAULTS.contains(&lower.as_str())

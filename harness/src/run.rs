@@ -109,7 +109,7 @@ impl Reports<'_> {
         eprintln!("obs-harness: {message}");
         self.report.checks.push(CheckResult::new("input", name, Verdict::Failed { message }, Duration::ZERO));
         self.write();
-        crate::report_html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
+        crate::report::html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
         2
     }
 
@@ -118,20 +118,20 @@ impl Reports<'_> {
         self.report.complete = true;
         self.write();
         eprint!("{}", self.report.summary_table());
-        crate::report_html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
+        crate::report::html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
         code.max(self.report.exit_code())
     }
 
     /// The end of the run: complete, its critical path, the summary; the exit code.
     fn finish(mut self, code: i32) -> i32 {
         self.report.complete = true;
-        self.report.critical_path = crate::critical_path::of(&self.report);
+        self.report.critical_path = crate::report::critical_path::of(&self.report);
         self.write();
         eprintln!();
         eprint!("{}", self.report.summary_table());
-        eprint!("{}", crate::critical_path::render(&self.report.critical_path));
+        eprint!("{}", crate::report::critical_path::render(&self.report.critical_path));
         eprintln!("reports: {0}/report.html, {0}/report.json, {0}/junit.xml, {0}/graph.mmd", self.opts.report_dir.display());
-        crate::report_html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
+        crate::report::html::append_step_summary(&self.report, "check", Some(&self.opts.report_dir));
         if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
             print!("{}", self.report.github_annotations(&self.opts.stack_dir));
         }
@@ -186,7 +186,7 @@ pub async fn check(mut opts: CheckOptions) -> i32 {
         Err(e) => (None, Err(e)),
     };
     // The stack's data flow, coloured by what the live phases see (graph.mmd, graph.json).
-    out.report.graph = model.as_deref().map(|m| crate::model::graph::Graph::of(m, &|_| None));
+    out.report.graph = model.as_deref().map(|m| crate::graph::Graph::of(m, &|_| None));
 
     let scenario = match &opts.scenario {
         Some(p) => match Scenario::load(p) {

@@ -50,7 +50,7 @@ pub struct Scenario {
     /// Causes for alert rules whose expression fits no known cause:
     /// alert name -> `error_burst` | `slow_requests` | `llm_failures` | `app_stopped`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub causes: std::collections::BTreeMap<String, crate::checks::alerts::Cause>,
+    pub causes: std::collections::BTreeMap<String, crate::profile::Cause>,
 }
 
 fn default_concurrency() -> usize {

@@ -6,7 +6,7 @@
 mod common;
 
 use obs_harness::lint::{self, LintOptions, Profile};
-use obs_harness::model::graph::{Format, Graph};
+use obs_harness::graph::{Format, Graph};
 use obs_harness::model::{Proto, StackModel};
 use std::path::Path;
 
@@ -262,7 +262,7 @@ fn graph_of_a_missing_stack_is_a_located_error() {
 #[test]
 fn a_runs_graph_colours_each_link_by_the_checks_that_exercise_it() {
     use obs_harness::checks::{CheckResult, Verdict};
-    use obs_harness::model::graph::EdgeState;
+    use obs_harness::graph::EdgeState;
     use std::time::Duration;
     let m = StackModel::load(&common::stack_dir(), &[]).unwrap();
     let g = Graph::of(&m, &|_| None);

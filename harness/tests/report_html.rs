@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use obs_harness::checks::{CheckResult, Verdict};
-use obs_harness::model::graph::Graph;
+use obs_harness::graph::Graph;
 use obs_harness::model::StackModel;
 use obs_harness::report::{PhaseTime, RunReport};
 
@@ -166,7 +166,7 @@ fn planted_markup_in_a_log_line_a_label_value_and_a_name_shows_as_text() {
         g.nodes[0].kind = SCRIPT.into();
     }
     r.subject = format!("running stack (prometheus=http://x/{SCRIPT})");
-    let html = obs_harness::report_html::render(&r);
+    let html = obs_harness::report::html::render(&r);
     assert_no_markup_from_data(&html);
     // The log line in the failed check's message and the profile's label value, escaped.
     let failures = &html[html.find("id=\"failures\"").unwrap()..html.find("id=\"graph-section\"").unwrap()];
@@ -184,7 +184,7 @@ fn planted_markup_in_a_log_line_a_label_value_and_a_name_shows_as_text() {
 fn a_realistic_failing_report_is_small_and_self_contained() {
     let r = failing_report("");
     assert!((65..=80).contains(&r.checks.len()), "{} checks", r.checks.len());
-    let html = obs_harness::report_html::render(&r);
+    let html = obs_harness::report::html::render(&r);
     assert!(html.len() < 500 * 1024, "report.html is {} bytes", html.len());
     // No fetch of anything: no external URL in src/href, no @import, no font.
     for bad in ["src=\"http", "href=\"http", "@import", "url(http", "@font-face", "<link"] {
@@ -224,7 +224,7 @@ fn written_beside_report_json_for_passing_failing_and_interrupted_runs() {
     }
     // Nothing run yet (the first write of `check`): still a valid report.
     let empty = RunReport::new("bundled stack", "faithful");
-    let html = obs_harness::report_html::render(&empty);
+    let html = obs_harness::report::html::render(&empty);
     assert!(html.contains("INCOMPLETE") && html.contains("id=\"timeline\"") && html.contains("id=\"graph\""));
 }
 

@@ -15,19 +15,7 @@ use crate::backends::{AlertmanagerClient, PrometheusClient};
 use crate::eventually::{Eventually, Poll};
 use crate::webhook;
 
-/// What makes an alert fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cause {
-    /// A burst of `/error` (5xx) among normal requests.
-    ErrorBurst,
-    /// Requests slower than the highest latency bucket (1 s).
-    SlowRequests,
-    /// LLM calls failing with the provider's `rate_limit` (answered 429).
-    LlmFailures,
-    /// The app container stopped (scrape fails, `up == 0`).
-    AppStopped,
-}
+pub use crate::profile::Cause;
 
 /// Alert rules Prometheus has loaded that no cause in `profile` can fire.
 pub async fn uncovered_rules(prometheus: &PrometheusClient, profile: &crate::profile::StackProfile) -> Result<Vec<String>, String> {

@@ -68,6 +68,7 @@ pub mod catalogue;
 pub mod compat;
 pub mod dashboards;
 pub mod external;
+pub mod links;
 pub mod logql;
 pub mod prod;
 pub mod profile;
@@ -189,7 +190,7 @@ fn lint_reading(reading: &mut Reading, stack_dir: &Path, opts: &LintOptions, t0:
 
     let t1 = Instant::now();
     cross_refs(stack, &mut report);
-    for f in crate::model::links::check(model) {
+    for f in crate::lint::links::check(model) {
         if f.severity == Severity::Info { report.notes.push(f) } else { report.findings.push(f) }
     }
     compat::check(stack, &mut report);
@@ -223,7 +224,15 @@ fn lint_reading(reading: &mut Reading, stack_dir: &Path, opts: &LintOptions, t0:
     validators::run(stack, &opts.images, opts.external, &mut report);
     report.timings.external_tools = t3.elapsed();
     // No secret of the stack in a finding (and so in any output made from them).
-    crate::redact::Redactor::of_stack(stack).lint_report(&mut report);
+    let redactor = crate::redact::Redactor::of_stack(stack);
+    for f in &mut report.findings {
+        f.message = redactor.redact(&f.message);
+        f.hint = f.hint.as_deref().map(|h| redactor.redact(h));
+    }
+    for s in &mut report.skipped {
+        s.reason = redactor.redact(&s.reason);
+        s.install_hint = redactor.redact(&s.install_hint);
+    }
     report.sort();
     Ok(report)
 }
@@ -297,6 +306,15 @@ pub fn stack_profile(stack_dir: &Path, compose_files: &[PathBuf]) -> Result<crat
     stack_profile_of(stack_dir, &ComposeInput::files(compose_files.iter().cloned()))
 }
 
+impl crate::profile::StackProfile {
+    /// The profile of the stack whose compose file is `compose`; empty (every
+    /// expectation "not derived") when it cannot be read.
+    pub fn for_compose_file(compose: &Path) -> Self {
+        let dir = compose.parent().unwrap_or(Path::new("."));
+        stack_profile(dir, &[compose.to_owned()]).unwrap_or_default()
+    }
+}
+
 /// [`stack_profile`] of the compose project `input` describes.
 pub fn stack_profile_of(stack_dir: &Path, input: &ComposeInput) -> Result<crate::profile::StackProfile, LintError> {
     profile_of(&crate::read::load(stack_dir, input)?)
@@ -305,7 +323,7 @@ pub fn stack_profile_of(stack_dir: &Path, input: &ComposeInput) -> Result<crate:
 // ------------------------------------------------------------------ cross-refs
 
 fn cross_refs(st: &Stack, report: &mut Report) {
-    // Host, port, protocol and bind of every link: crate::model::links.
+    // Host, port, protocol and bind of every link: crate::lint::links.
     if let Some(p) = &st.promtail {
         for sc in &p.cfg.scrape_configs {
             for sd in &sc.docker_sd_configs {
@@ -888,7 +906,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
             if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
                 print!("{}", as_run_report(&r).github_annotations(&args.stack_dir));
             }
-            crate::report_html::append_step_summary(&as_run_report(&r), "lint", None);
+            crate::report::html::append_step_summary(&as_run_report(&r), "lint", None);
             r.exit_code()
         }
         Err(e) => {
@@ -896,7 +914,7 @@ pub fn lint_main(args: LintArgs) -> i32 {
                 Format::Text => eprintln!("error: {}", crate::redact::patterns(&e.to_string())),
                 Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": crate::redact::patterns(&e.to_string()) })),
             }
-            crate::report_html::append_step_summary_error("lint", &e.to_string());
+            crate::report::html::append_step_summary_error("lint", &e.to_string());
             e.exit_code()
         }
     }

@@ -65,14 +65,7 @@ fn warning(file: &str, line: usize, rule: &str, message: String, hint: Option<St
 
 // ------------------------------------------------------------------ interpolation
 
-static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\$(__(env|file|vault)\{[^}]*\}|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)").unwrap()
-});
-
-/// True when `s` contains a variable reference (`$$` is an escaped `$`).
-pub fn is_reference(s: &str) -> bool {
-    REF_RE.is_match(&s.replace("$$", ""))
-}
+use crate::read::{REF_RE, is_reference};
 
 /// Resolves Compose-style references from the process environment; `None` when one
 /// cannot be resolved (unset without default).

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::compose::{ServiceInfo, host_port};
 use super::{Stack, tenancy_facts};
-use crate::profile::{AlertProfile, AppProfile, DatasourceProfile, Overrides, ROLE_LABEL, StackProfile, cause_of, relabel};
+use crate::profile::{AlertProfile, AppProfile, DatasourceProfile, Overrides, ROLE_LABEL, StackProfile, relabel, Cause};
 
 /// Tooling that is never the service under test, by image repository (any registry):
 /// exporters, load and trace generators, log generators, caches and storage.
@@ -467,4 +467,56 @@ fn alerts(st: &Stack, ov: &Overrides) -> Vec<AlertProfile> {
         }
     }
     out
+}
+
+/// What an alert expression measures, from its metrics and matchers: a 5xx
+/// ratio is an error burst, a latency quantile slow requests, an LLM error
+/// ratio LLM failures, `up == 0` a stopped service, a LogQL count of error
+/// lines error log lines (caused by an error burst).
+pub fn cause_of(expr: &str, source: &str) -> Result<Cause, String> {
+    if source == "loki" {
+        let e = expr.to_ascii_lowercase();
+        return if e.contains("error") && (e.contains("count_over_time") || e.contains("rate(")) {
+            Ok(Cause::ErrorBurst)
+        } else {
+            Err("a LogQL rule that does not count error lines".into())
+        };
+    }
+    let parsed = crate::lint::promql::parse(expr).map_err(|e| format!("cannot parse: {e}"))?;
+    let names = crate::lint::promql::metric_names(&parsed);
+    let has = |f: &dyn Fn(&str) -> bool| names.iter().any(|n| f(n));
+    let compact: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
+    if names.iter().any(|n| n == "up") && (compact.contains("==0") || compact.contains("<1")) {
+        return Ok(Cause::AppStopped);
+    }
+    if has(&|n| n.contains("llm") && n.contains("error")) {
+        return Ok(Cause::LlmFailures);
+    }
+    if compact.contains("histogram_quantile(") && has(&|n| n.ends_with("_bucket") && (n.contains("duration") || n.contains("latency"))) {
+        return Ok(Cause::SlowRequests);
+    }
+    let five_xx = ["status=~\"5", "status=\"5", "code=~\"5", "status_code=~\"5", "code=\"5"];
+    if has(&|n| n.contains("request")) && five_xx.iter().any(|m| compact.contains(m)) {
+        return Ok(Cause::ErrorBurst);
+    }
+    Err(format!("no known cause measures {}", names.iter().cloned().collect::<Vec<_>>().join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_come_from_what_the_expression_measures() {
+        let c = |e: &str| cause_of(e, "prometheus");
+        assert_eq!(c("up{job=\"api-server\"} == 0"), Ok(Cause::AppStopped));
+        assert_eq!(
+            c("sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m])) > 0.05"),
+            Ok(Cause::ErrorBurst)
+        );
+        assert_eq!(c("histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) >= 1"), Ok(Cause::SlowRequests));
+        assert_eq!(c("sum(rate(llm_errors_total[5m])) / sum(rate(llm_calls_total[5m])) > 0.1"), Ok(Cause::LlmFailures));
+        assert!(c("node_filesystem_avail_bytes < 1e9").is_err());
+        assert_eq!(cause_of("sum(count_over_time({service=\"x\"} | json | level=\"ERROR\" [1m])) > 5", "loki"), Ok(Cause::ErrorBurst));
+    }
 }

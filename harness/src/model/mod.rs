@@ -15,9 +15,7 @@
 //! and one line in [`kinds::ALL`]. [`links::check`] checks every link
 //! statically; [`graph`] draws them.
 
-pub mod graph;
 pub mod kinds;
-pub mod links;
 
 use crate::read::compose::{ComposeInput, Origin, ServiceInfo};
 use crate::read::{ReadError, Stack};

@@ -186,7 +186,7 @@ impl Engine {
     /// `traces-tempo`, each "blocked by `lint.<rule> file:line`: message".
     pub fn block_broken_links(&self, model: &crate::model::StackModel) {
         for l in &model.links {
-            let Some(f) = crate::model::links::check_link(model, l) else { continue };
+            let Some(f) = crate::lint::links::check_link(model, l) else { continue };
             if let Some(key) = link_key(model, l) {
                 self.block_first(key, blocked_by_finding(&f));
             }

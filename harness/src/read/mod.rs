@@ -91,6 +91,15 @@ impl ReadError {
 }
 
 
+/// A variable reference in a config value: `${VAR}`, `$VAR`, Grafana's `$__env{…}`, `$__file{…}`, `$__vault{…}`.
+pub(crate) static REF_RE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\$(__(env|file|vault)\{[^}]*\}|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)").unwrap());
+
+/// True when `s` contains a variable reference (`$$` is an escaped `$`).
+pub fn is_reference(s: &str) -> bool {
+    REF_RE.is_match(&s.replace("$$", ""))
+}
+
 pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ReadError> {
     if let Some((line, col)) = flow_too_deep(text) {
         return Err(ReadError::Yaml {

@@ -3,19 +3,9 @@
 //!
 //! ## Which ports a service listens on
 //! A service listens on a container port when the port is the *container* side of an
-//! entry in `ports` (`"3030:3000"` means 3000) or appears in `expose`, or when it is a
-//! well-known default of the service's image, from [`DEFAULT_PORTS`]:
-//!
-//! | kind (from the image repository, [`crate::model::kinds`]) | ports |
-//! |---|---|
-//! | `prometheus` | 9090 |
-//! | `alertmanager` | 9093, 9094 |
-//! | `loki` | 3100, 9095 |
-//! | `grafana` | 3000 |
-//! | `promtail` | 9080 |
-//! | `jaeger` | 16686, 16685, 4317, 4318, 14250, 14268, 13133 |
-//! | `otel-collector` | 4317, 4318, 8888, 13133 |
-//! | `app` (the reference app's image) | 8000 |
+//! entry in `ports` (`"3030:3000"` means 3000) or appears in `expose`; what its own
+//! program listens on besides (its config, its image's defaults) is its kind's to say
+//! ([`crate::model::kinds`]).
 //!
 //! A host names a service when it equals the service name, its `container_name`,
 //! a network alias, its `hostname` or a `links` alias;
@@ -36,18 +26,6 @@ pub use project::{ComposeInput, ProjectEnv};
 use super::ReadError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-/// Model kind -> ports its image listens on by default (see module docs).
-pub const DEFAULT_PORTS: &[(&str, &[u16])] = &[
-    ("prometheus", &[9090]),
-    ("alertmanager", &[9093, 9094]),
-    ("loki", &[3100, 9095]),
-    ("grafana", &[3000]),
-    ("promtail", &[9080]),
-    ("jaeger", &[16686, 16685, 4317, 4318, 14250, 14268, 13133]),
-    ("otel-collector", &[4317, 4318, 8888, 13133]),
-    ("app", &[8000]),
-];
 
 /// Where a (merged) compose value comes from: the compose file that set it last
 /// (relative to the stack directory) and the 1-based line of the entry.
@@ -156,27 +134,6 @@ pub struct ServiceInfo {
 }
 
 impl ServiceInfo {
-    /// Ports from `ports`/`expose` plus the image defaults.
-    pub fn listens_on(&self, port: u16) -> bool {
-        self.ports.contains(&port) || self.default_ports().contains(&port)
-    }
-
-    pub fn default_ports(&self) -> Vec<u16> {
-        let kind = crate::model::kinds::kind_of(self).map(|k| k.name());
-        let reference = crate::read::image::ImageRef::parse(&self.image).is("obs-reference-app");
-        DEFAULT_PORTS
-            .iter()
-            .filter(|(k, _)| Some(*k) == kind && (*k != "app" || reference))
-            .flat_map(|(_, p)| p.iter().copied())
-            .collect()
-    }
-
-    pub fn all_ports(&self) -> BTreeSet<u16> {
-        let mut s = self.ports.clone();
-        s.extend(self.default_ports());
-        s
-    }
-
     /// Maps a container path back to the host through this service's bind mounts
     /// (longest mount target wins). `None` when no bind mount covers it.
     pub fn host_path(&self, container: &str) -> Option<PathBuf> {
@@ -874,7 +831,6 @@ mod tests {
             s.host_path("/etc/prometheus/rules/a.yml"),
             Some(PathBuf::from("/h/prometheus/rules/a.yml"))
         );
-        assert!(s.listens_on(9090));
         s.command = vec!["-config.file".into(), "/etc/x.yaml".into()];
         assert_eq!(s.config_flag().as_deref(), Some("/etc/x.yaml"));
         s.command = vec!["--config=/etc/otel.yaml".into()];

@@ -12,7 +12,7 @@
 //! | `link-loopback-bind` | the target listens on `localhost`/`127.0.0.1` only |
 //! | `collector-no-trace-store` | no traces pipeline of the collector exports to a trace store Grafana reads |
 
-use super::{Link, Listener, Node, Proto, StackModel};
+use crate::model::{Link, Listener, Node, Proto, StackModel};
 use crate::read::compose::Origin;
 use crate::lint::{Finding, Severity};
 
@@ -115,7 +115,7 @@ fn right_port(model: &StackModel, l: &Link, to: &Node) -> Option<String> {
         return None;
     }
     let (n, x) = model.nodes.iter().filter(|n| n.name != l.from && n.modelled && !n.virtual_node).find_map(|n| n.listeners.iter().find(fits).map(|x| (n, x)))?;
-    let local = if super::is_local(&l.host) { format!("`{}` inside `{}` is `{}` itself: ", l.host, l.from, l.from) } else { String::new() };
+    let local = if crate::model::is_local(&l.host) { format!("`{}` inside `{}` is `{}` itself: ", l.host, l.from, l.from) } else { String::new() };
     Some(format!("{local}point it at `{}:{}` ({} serves {})", n.name, x.port, n.name, x.serves))
 }
 
@@ -156,7 +156,7 @@ fn kafka_advertised(model: &StackModel) -> Vec<Finding> {
     for n in model.of_kind("kafka") {
         let Some(svc) = model.compose().services.iter().find(|s| s.name == n.name) else { continue };
         let env = svc.environment.get("KAFKA_ADVERTISED_LISTENERS").or_else(|| svc.environment.get("KAFKA_CFG_ADVERTISED_LISTENERS")).and_then(|e| Some((e.value.clone()?, e.origin.clone())));
-        let Some((v, at)) = super::kinds::kafka::advertised_local(env) else { continue };
+        let Some((v, at)) = crate::model::kinds::kafka::advertised_local(env) else { continue };
         let clients: Vec<&Link> = model.links.iter().filter(|l| l.to.as_deref() == Some(n.name.as_str()) && l.from != n.name).collect();
         if let Some(c) = clients.first() {
             out.push(finding(
@@ -216,7 +216,7 @@ fn trace_store(model: &StackModel) -> Vec<Finding> {
         return out;
     }
     let Some(doc) = model.stack.configs.get(&node.name) else { return out };
-    let pipelines = super::kinds::collector::pipeline_exporters(doc, "traces");
+    let pipelines = crate::model::kinds::collector::pipeline_exporters(doc, "traces");
     let reaches = |exporter: &str| {
         model.links.iter().any(|l| l.from == node.name && l.what == format!("export {exporter}") && l.to.as_deref().is_some_and(|t| stores.contains(&t)))
     };

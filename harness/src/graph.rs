@@ -5,7 +5,7 @@
 //!
 //! Formats: Mermaid (`flowchart LR`, renders on GitHub), Graphviz dot, JSON.
 
-use super::{Link, StackModel};
+use crate::model::{Link, StackModel};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -88,7 +88,7 @@ impl Graph {
             .collect();
         let mut edges: Vec<Edge> = Vec::new();
         for l in &model.links {
-            let broken = super::links::check_link(model, l).map(|f| format!("{}: {}", f.rule, f.message));
+            let broken = crate::lint::links::check_link(model, l).map(|f| format!("{}: {}", f.rule, f.message));
             let to = l.to.clone().unwrap_or_else(|| l.host.clone());
             let modelled = [Some(l.from.as_str()), l.to.as_deref()].iter().all(|n| n.and_then(|n| model.node(n)).is_none_or(|n| n.modelled));
             let e = Edge {

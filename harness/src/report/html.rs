@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::checks::{CheckResult, Verdict};
-use crate::model::graph::{EdgeState, Graph};
+use crate::graph::{EdgeState, Graph};
 use crate::report::RunReport;
 
 /// HTML-escapes text for element content and quoted attribute values:
@@ -918,7 +918,7 @@ mod tests {
 
     #[test]
     fn columns_follow_the_edges_and_survive_cycles() {
-        use crate::model::graph::{Edge, GraphNode};
+        use crate::graph::{Edge, GraphNode};
         let node = |n: &str| GraphNode { name: n.into(), kind: "k".into(), modelled: true, listens: vec![] };
         let edge = |a: &str, b: &str| Edge { modelled: true, from: a.into(), to: b.into(), proto: "http".into(), port: 1, what: String::new(), at: String::new(), broken: None, state: None, checks: vec![] };
         let g = Graph { nodes: vec![node("a"), node("b"), node("c")], edges: vec![edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("b", "b")] };

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
+pub mod critical_path;
+pub mod html;
+
 use crate::checks::{CheckResult, Verdict};
 use crate::lint;
 
@@ -67,18 +70,18 @@ pub struct RunReport {
     /// What the checks expected, as read from the stack (`obs-harness profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::profile::StackProfile>,
-    /// The stack's data-flow graph ([`crate::model::graph`]); written beside the
+    /// The stack's data-flow graph ([`crate::graph`]); written beside the
     /// report as `graph.mmd` and `graph.json`, each edge coloured by the checks
     /// that exercise it.
     #[serde(skip)]
-    pub graph: Option<crate::model::graph::Graph>,
+    pub graph: Option<crate::graph::Graph>,
     /// The image each service of the run ran (service -> image reference).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub images: std::collections::BTreeMap<String, String>,
     /// Which wait set the total: each phase with its longest check and that
-    /// check's ratio to its floor ([`crate::critical_path`]), set at the end of a run.
+    /// check's ratio to its floor ([`crate::report::critical_path`]), set at the end of a run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub critical_path: Vec<crate::critical_path::Step>,
+    pub critical_path: Vec<crate::report::critical_path::Step>,
     /// The run's start, for the timeline (`started_ms` of phases and checks).
     #[serde(skip)]
     pub clock: Instant,
@@ -131,9 +134,24 @@ impl RunReport {
         self.profile.as_ref().map(|p| p.secrets.clone()).unwrap_or_default()
     }
 
-    /// A copy with every string it writes redacted.
+    /// A copy with every string it writes redacted (checks, lint findings,
+    /// subject, profile).
     pub fn redacted(&self) -> RunReport {
-        self.redactor().run_report(self)
+        let redactor = self.redactor();
+        let mut r = self.clone();
+        r.subject = redactor.redact(&r.subject);
+        for c in &mut r.checks {
+            c.name = redactor.redact(&c.name);
+            match &mut c.verdict {
+                Verdict::Passed { detail: s } | Verdict::Failed { message: s } | Verdict::NotRun { reason: s } => *s = redactor.redact(s),
+            }
+        }
+        for f in &mut r.lint_findings {
+            f.message = redactor.redact(&f.message);
+            f.hint = f.hint.as_deref().map(|h| redactor.redact(h));
+        }
+        r.profile = r.profile.as_ref().map(crate::profile::StackProfile::redacted);
+        r
     }
 
     /// [`Self::write`], remembered: on SIGINT/SIGTERM/SIGHUP the signal handler
@@ -162,7 +180,7 @@ impl RunReport {
         self.redacted().write_plain(dir)
     }
 
-    /// Writes `report.json`, `junit.xml` and `report.html` ([`crate::report_html`]) into `dir`.
+    /// Writes `report.json`, `junit.xml` and `report.html` ([`crate::report::html`]) into `dir`.
     fn write_plain(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir)?;
         let json = dir.join("report.json");
@@ -173,10 +191,10 @@ impl RunReport {
         std::fs::write(&junit, self.to_junit())?;
         if let Some(g) = &self.graph {
             let g = g.coloured(&self.checks);
-            std::fs::write(dir.join("graph.mmd"), self.redactor().redact(&g.render(crate::model::graph::Format::Mermaid)))?;
-            std::fs::write(dir.join("graph.json"), self.redactor().redact(&g.render(crate::model::graph::Format::Json)))?;
+            std::fs::write(dir.join("graph.mmd"), self.redactor().redact(&g.render(crate::graph::Format::Mermaid)))?;
+            std::fs::write(dir.join("graph.json"), self.redactor().redact(&g.render(crate::graph::Format::Json)))?;
         }
-        std::fs::write(dir.join("report.html"), crate::report_html::render(self))?;
+        std::fs::write(dir.join("report.html"), crate::report::html::render(self))?;
         Ok((json, junit))
     }
 
