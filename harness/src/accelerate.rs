@@ -39,8 +39,45 @@ pub fn fmt_duration(d: Duration) -> String {
 
 /// Parses `15s`, `1m30s`, `5m`, `1h`, `500ms` (Prometheus duration syntax, without `d`/`w`/`y`).
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    crate::stack::compose::parse_duration(s.trim().trim_matches('"').trim_matches('\''))
+    parse_compose_duration(s.trim().trim_matches('"').trim_matches('\''))
 }
+
+/// Compose durations: `10s`, `1m30s`, `500ms`, `1h`.
+pub fn parse_compose_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = s.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        total += Duration::from_secs_f64(match unit.as_str() {
+            "ms" => v / 1000.0,
+            "s" => v,
+            "m" => v * 60.0,
+            "h" => v * 3600.0,
+            "us" => v / 1e6,
+            _ => return None,
+        });
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
 
 /// Rewrites one YAML file's timing keys and `expr` range selectors.
 pub fn accelerate_yaml(text: &str, factor: u32) -> String {

@@ -20,7 +20,6 @@ pub mod checks;
 pub mod dashboards;
 pub mod graph;
 pub mod eventually;
-pub mod images;
 pub mod lint;
 pub mod read;
 pub mod model;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use obs_harness::images::{self, ImageMode};
+use obs_harness::stack::images::{self, ImageMode};
 use obs_harness::stack::keeper::{self, KeeperFiles};
 use obs_harness::stack::{StackOptions, cleanup};
 
@@ -108,7 +108,7 @@ struct StackSelect {
 }
 
 fn parse_image(s: &str) -> Result<(String, String), String> {
-    obs_harness::images::parse_service_image(s)
+    obs_harness::stack::images::parse_service_image(s)
 }
 
 impl StackSelect {
@@ -286,7 +286,7 @@ enum ImagesCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Cmd::Lint(args) => obs_harness::lint::lint_main(args),
+        Cmd::Lint(args) => obs_harness::report::lint_output::lint_main(args),
         Cmd::Profile { stack_dir, compose } => match obs_harness::lint::stack_profile_of(&stack_dir, &compose.input()) {
             Ok(p) => {
                 println!("{}", serde_json::to_string_pretty(&p.redacted()).expect("profile serialises"));

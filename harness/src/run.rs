@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::checks::{CheckResult, Verdict};
-use crate::images::ImageMode;
+use crate::stack::images::ImageMode;
 use crate::lint;
 use crate::phases::{self, Engine, Targets};
 use crate::report::RunReport;
@@ -125,7 +125,7 @@ impl Reports<'_> {
     /// The end of the run: complete, its critical path, the summary; the exit code.
     fn finish(mut self, code: i32) -> i32 {
         self.report.complete = true;
-        self.report.critical_path = crate::report::critical_path::of(&self.report);
+        self.report.critical_path = crate::report::critical_path::of(&self.report.phases, &self.report.checks);
         self.write();
         eprintln!();
         eprint!("{}", self.report.summary_table());

@@ -459,7 +459,7 @@ fn malformed_yaml_is_a_located_error_with_exit_code_2() {
         compose: Default::default(),
         images: vec![],
     };
-    assert_eq!(lint::lint_main(args), 2);
+    assert_eq!(obs_harness::report::lint_output::lint_main(args), 2);
 }
 
 #[test]
@@ -504,11 +504,11 @@ fn lint_main_exit_codes() {
         compose: Default::default(),
         images: vec![],
     };
-    assert_eq!(lint::lint_main(mk(&stack_dir(), Profile::Dev)), 0);
+    assert_eq!(obs_harness::report::lint_output::lint_main(mk(&stack_dir(), Profile::Dev)), 0);
     // The bundled stack is a dev stack: the prod profile fails it (see lint_prod.rs).
-    assert_eq!(lint::lint_main(mk(&stack_dir(), Profile::Prod)), 1);
+    assert_eq!(obs_harness::report::lint_output::lint_main(mk(&stack_dir(), Profile::Prod)), 1);
     let dir = broken("prometheus/prometheus.yml", "\"app:8000\"", "\"app:8001\"");
-    assert_eq!(lint::lint_main(mk(dir.path(), Profile::Dev)), 1);
+    assert_eq!(obs_harness::report::lint_output::lint_main(mk(dir.path(), Profile::Dev)), 1);
 }
 
 #[test]

@@ -785,7 +785,7 @@ fn cli_takes_repeated_compose_files_and_the_prod_profile() {
         no_external: true,
         ..lint
     };
-    assert_eq!(lint::lint_main(args), 1);
+    assert_eq!(obs_harness::report::lint_output::lint_main(args), 1);
 }
 
 #[test]

@@ -85,8 +85,8 @@ async fn upstream_every_signal_arrives_and_one_trace_id_crosses_all_three() {
 /// `OBS_TEST_IMAGES` names (`airgapped`, default the compose file's images).
 fn loki_set() -> StackOptions {
     let mode = match std::env::var("OBS_TEST_IMAGES").as_deref() {
-        Ok("airgapped") => obs_harness::images::ImageMode::Airgapped,
-        _ => obs_harness::images::ImageMode::Upstream,
+        Ok("airgapped") => obs_harness::stack::images::ImageMode::Airgapped,
+        _ => obs_harness::stack::images::ImageMode::Upstream,
     };
     let services = ["app", "prometheus", "alertmanager", "loki", "promtail"].map(String::from).to_vec();
     accelerated(StackOptions::bundled().with_images(mode).with_selection(Some(services)))

@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use obs_harness::images::BinaryImage;
+use obs_harness::stack::images::BinaryImage;
 
 fn docker(args: &[&str]) -> (bool, String) {
     let o = Command::new("docker").args(args).output().expect("docker CLI");

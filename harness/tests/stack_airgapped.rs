@@ -99,7 +99,7 @@ async fn bad_config_names_the_service_and_shows_its_logs() {
     copy_dir(&obs_harness::stack::bundled_compose_file().parent().unwrap().to_path_buf(), &stack_dir);
     std::fs::write(stack_dir.join("prometheus/prometheus.yml"), "global:\n  scrape_interval: not-a-duration\n").unwrap();
     let opts = StackOptions::new(stack_dir.join("docker-compose.yml"))
-        .with_images(obs_harness::images::ImageMode::Airgapped)
+        .with_images(obs_harness::stack::images::ImageMode::Airgapped)
         .with_services(["prometheus".to_string()])
         .with_startup_timeout(Duration::from_secs(30));
     let err = match Stack::start(opts).await {
@@ -159,7 +159,7 @@ async fn rebuilding_an_image_removes_its_superseded_tag() {
     let input = dir.path().join("input.txt");
     let name = format!("obs-harness/test-supersede-{}", std::process::id());
     std::fs::write(&input, "one").unwrap();
-    let first = obs_harness::images::BinaryImage::from_binary(&name, "/bin/true", "/bin/true").unwrap().with_path(&input, "/input.txt");
+    let first = obs_harness::stack::images::BinaryImage::from_binary(&name, "/bin/true", "/bin/true").unwrap().with_path(&input, "/input.txt");
     let old = first.build().await.unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&input, "two, a changed input").unwrap();
     let new = first.clone().build().await.unwrap_or_else(|e| panic!("{e}"));
@@ -216,7 +216,7 @@ async fn airgapped_restart_moves_the_run_to_the_new_endpoint() {
 /// cannot be had the start stops with exit code 2, the service and a hint.
 #[tokio::test(flavor = "multi_thread")]
 async fn airgapped_compose_build_sections_are_built_from_their_context() {
-    use obs_harness::images::{AirgappedKind, airgapped_image};
+    use obs_harness::stack::images::{AirgappedKind, airgapped_image};
     let base = airgapped_image(AirgappedKind::Prometheus).unwrap().build().await.unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("svc")).unwrap();

@@ -167,9 +167,9 @@ fn a_rename_in_one_place_fails_naming_both_ends() {
 fn only_a_marked_service_is_replaced_by_the_reference_app() {
     let d = changed(&[&Change { name: "unmarked", edits: &[("docker-compose.yml", "      obs-harness.role: reference-app\n", "")], moves: &[] }]);
     let project = obs_harness::stack::compose::ComposeProject::load(&d.path().join("docker-compose.yml")).unwrap();
-    assert_eq!(obs_harness::images::airgapped_kind(&project.services["app"]), None);
+    assert_eq!(obs_harness::stack::images::airgapped_kind(&project.services["app"]), None);
     let bundled = obs_harness::stack::compose::ComposeProject::load(&stack_dir().join("docker-compose.yml")).unwrap();
-    assert_eq!(obs_harness::images::airgapped_kind(&bundled.services["app"]), Some(obs_harness::images::AirgappedKind::ReferenceApp));
+    assert_eq!(obs_harness::stack::images::airgapped_kind(&bundled.services["app"]), Some(obs_harness::stack::images::AirgappedKind::ReferenceApp));
     // Unmarked, the service is still found as the service under test, by what Prometheus scrapes.
     let p = profile(d.path());
     assert_eq!(p.app.as_ref().map(|a| (a.service.as_str(), a.found_by.as_str(), a.reference_app)), Some(("app", "derived", false)));
@@ -194,7 +194,7 @@ fn binaries_in(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&bin).unwrap();
     let harness = bin.join("obs-harness");
     std::fs::copy(env!("CARGO_BIN_EXE_obs-harness"), &harness).unwrap();
-    let app = obs_harness::images::reference_app_binary().unwrap_or_else(|e| panic!("{e}"));
+    let app = obs_harness::stack::images::reference_app_binary().unwrap_or_else(|e| panic!("{e}"));
     std::fs::copy(app, bin.join("reference-app")).unwrap();
     harness
 }

@@ -59,22 +59,7 @@ pub fn version(tag: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
-/// `(repository without registry, tag)` of an image reference.
-pub fn split_image(image: &str) -> (String, String) {
-    let image = image.split('@').next().unwrap_or(image);
-    let (repo, tag) = match image.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, t),
-        _ => (image, "latest"),
-    };
-    let parts: Vec<&str> = repo.split('/').collect();
-    // A first part with a dot or a port is a registry (docker.io, ghcr.io, localhost:5000).
-    let repo = if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
-        parts[1..].join("/")
-    } else {
-        repo.to_owned()
-    };
-    (repo.trim_start_matches("library/").to_owned(), tag.to_owned())
-}
+pub use crate::read::image::split_image;
 
 /// Checks every row against the stack.
 pub(super) fn check(st: &Stack, report: &mut Report) {

@@ -14,7 +14,7 @@
 
 use crate::model::{Link, Listener, Node, Proto, StackModel};
 use crate::read::compose::Origin;
-use crate::lint::{Finding, Severity};
+use crate::lint::report::{Finding, Severity};
 
 /// A finding of a link, with its own location and, in the message, the other end's.
 fn finding(at: &Origin, rule: &str, message: String, hint: Option<String>) -> Finding {

@@ -1,6 +1,6 @@
 //! The static gate: cross-checks a stack's compose file and configs without Docker.
 //!
-//! Entry points: [`lint`] (library) and [`lint_main`] (the `obs-harness lint` command).
+//! Entry points: [`lint`] (library) and [`lint_read`] (what `check` runs); the `obs-harness lint` command writes its output in [`crate::report::lint_output`].
 //!
 //! Phases (each timed in [`Timings`]):
 //! 1. **parse** — the compose file (docker-compose-types) and every config it mounts,
@@ -857,65 +857,9 @@ pub struct LintArgs {
     /// over OBS_IMAGE_<SERVICE> and the compose file. Never pulled.
     ///
     /// Example: --image loki=registry.example/loki:3.7.8
-    #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = crate::images::parse_service_image)]
+    #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = crate::stack::images::parse_service_image)]
     pub images: Vec<(String, String)>,
     #[command(flatten)]
     pub compose: crate::read::compose::project::ComposeArgs,
 }
 
-/// Runs the gate, prints the report, returns the exit code (0 clean, 1 findings, 2 unreadable input).
-/// The lint report in the shape of a run report (JUnit, annotations).
-fn as_run_report(r: &Report) -> crate::report::RunReport {
-    let mut run = crate::report::RunReport::new("static gate", "n/a");
-    run.add_phase("lint", r.timings.parse + r.timings.cross_refs + r.timings.queries + r.timings.external_tools, crate::report::lint_checks(r, r.timings.parse));
-    run.lint_findings = r.findings.clone();
-    run.complete = true;
-    run
-}
-
-pub fn lint_main(args: LintArgs) -> i32 {
-    let opts = LintOptions {
-        profile: args.profile,
-        catalogue: args.catalogue.clone(),
-        external: !args.no_external,
-        compose_files: args.compose.compose_files.clone(),
-        env_files: args.compose.env_files.clone(),
-        compose_profiles: args.compose.profiles.clone(),
-        images: args.images.iter().cloned().collect(),
-    };
-    match lint(&args.stack_dir, &opts) {
-        Ok(r) => {
-            match args.format {
-                Format::Text => {
-                    print!("{}", r.render_text());
-                    if args.timings {
-                        print!("{}", r.render_timings());
-                    }
-                    if r.is_clean() {
-                        let ran = r.ran.len();
-                        println!(
-                            "lint: clean ({ran} external check(s) ran, {} skipped)",
-                            r.skipped.len()
-                        );
-                    }
-                }
-                Format::Json => println!("{}", r.to_json()),
-                Format::Junit => print!("{}", as_run_report(&r).to_junit()),
-            }
-            // In GitHub Actions, findings also become workflow annotations on their file and line.
-            if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-                print!("{}", as_run_report(&r).github_annotations(&args.stack_dir));
-            }
-            crate::report::html::append_step_summary(&as_run_report(&r), "lint", None);
-            r.exit_code()
-        }
-        Err(e) => {
-            match args.format {
-                Format::Text => eprintln!("error: {}", crate::redact::patterns(&e.to_string())),
-                Format::Json | Format::Junit => println!("{}", serde_json::json!({ "error": crate::redact::patterns(&e.to_string()) })),
-            }
-            crate::report::html::append_step_summary_error("lint", &e.to_string());
-            e.exit_code()
-        }
-    }
-}

@@ -44,7 +44,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Runs the validator of every service that has one.
 pub(super) fn run(st: &Stack, images: &BTreeMap<String, String>, enabled: bool, report: &mut Report) {
     for svc in &st.compose.services {
-        let image = images.get(&svc.name).cloned().or_else(|| crate::images::image_override(&svc.name)).unwrap_or_else(|| svc.image.clone());
+        let image = images.get(&svc.name).cloned().or_else(|| crate::stack::images::image_override(&svc.name)).unwrap_or_else(|| svc.image.clone());
         // The service's kind comes from its compose image; the image run may be a mirror of it.
         let kind = |i: &str| {
             let (repo, _) = split_image(i);

@@ -102,3 +102,34 @@ mod tests {
         assert!(!ImageRef::parse("stefanprodan/swarmprom-prometheus:v2.5.0").is("prom/prometheus"));
     }
 }
+
+/// `(repository without registry, tag)` of an image reference.
+pub fn split_image(image: &str) -> (String, String) {
+    let image = image.split('@').next().unwrap_or(image);
+    let (repo, tag) = match image.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (image, "latest"),
+    };
+    let parts: Vec<&str> = repo.split('/').collect();
+    // A first part with a dot or a port is a registry (docker.io, ghcr.io, localhost:5000).
+    let repo = if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
+        parts[1..].join("/")
+    } else {
+        repo.to_owned()
+    };
+    (repo.trim_start_matches("library/").to_owned(), tag.to_owned())
+}
+
+/// `SERVICE=IMAGE` (the `--image` flag of `check`, `stack up` and `lint`).
+pub fn parse_service_image(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((svc, img)) if !svc.is_empty() && !img.is_empty() => Ok((svc.to_owned(), img.to_owned())),
+        _ => Err(format!("`{s}` is not SERVICE=IMAGE (e.g. loki=registry.example/loki:3.7.8)")),
+    }
+}
+
+/// `OBS_IMAGE_<SERVICE>` for a service, if set.
+pub fn image_override(service: &str) -> Option<String> {
+    let var = format!("OBS_IMAGE_{}", service.to_uppercase().replace(['-', '.'], "_"));
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}

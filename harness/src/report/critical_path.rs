@@ -6,8 +6,17 @@
 //! ratio to it.
 
 use crate::checks::CheckResult;
-use crate::report::RunReport;
 use serde::Serialize;
+
+/// One phase's wall-clock time.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTime {
+    pub phase: String,
+    pub ms: u64,
+    /// When it started, in ms from the run's start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+}
 
 /// One phase on the path and the wait inside it that set its length.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -32,10 +41,10 @@ fn floor_of(c: &CheckResult) -> Option<(u64, f64)> {
 
 /// The path: every phase (overlapping phases: only the longer one), each with
 /// its longest check.
-pub fn of(report: &RunReport) -> Vec<Step> {
+pub fn of(phases: &[PhaseTime], checks: &[CheckResult]) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
-    for p in &report.phases {
-        let longest = report.checks.iter().filter(|c| c.phase == p.phase).max_by_key(|c| c.duration_ms);
+    for p in phases {
+        let longest = checks.iter().filter(|c| c.phase == p.phase).max_by_key(|c| c.duration_ms);
         let floor = longest.and_then(floor_of);
         steps.push(Step {
             phase: p.phase.clone(),
@@ -75,6 +84,7 @@ pub fn render(steps: &[Step]) -> String {
 mod tests {
     use super::*;
     use crate::checks::Verdict;
+    use crate::report::RunReport;
     use std::time::Duration;
 
     #[test]
@@ -84,7 +94,7 @@ mod tests {
         let alert = |n: &str, ms: u64, floor: u64, ratio: f64| CheckResult::new("alerts", n, Verdict::Passed { detail: format!("webhook 1ms (floor {floor}ms, ratio {ratio:.2}), then resolved") }, Duration::from_millis(ms));
         r.add_phase("alerts", Duration::from_millis(93_000), vec![alert("alerts.A", 30_000, 12_000, 0.89), alert("alerts.B", 47_000, 24_000, 0.99)]);
         r.add_phase("ruler", Duration::from_millis(40_000), vec![]);
-        let steps = of(&r);
+        let steps = of(&r.phases, &r.checks);
         assert_eq!(steps.iter().map(|s| s.phase.as_str()).collect::<Vec<_>>(), ["start", "alerts"], "the ruler ran beside the longer alerts");
         assert_eq!((steps[1].check.as_deref(), steps[1].floor_ms, steps[1].ratio), (Some("alerts.B"), Some(24_000), Some(0.99)));
         let line = render(&steps);

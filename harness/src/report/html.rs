@@ -23,7 +23,7 @@ use std::path::Path;
 
 use crate::checks::{CheckResult, Verdict};
 use crate::graph::{EdgeState, Graph};
-use crate::report::RunReport;
+use super::run_report::RunReport;
 
 /// HTML-escapes text for element content and quoted attribute values:
 /// `& < > " '` become entities, control characters other than newline, tab

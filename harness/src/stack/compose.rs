@@ -14,7 +14,7 @@
 //! such as the Docker socket are mounted, named volumes become per-run volumes),
 //! `depends_on`, `healthcheck`, `labels`, `container_name` (used as a network
 //! alias and a name prefix, never as a fixed name), `build:` (context and
-//! Dockerfile; see [`crate::images`] for how built services are run).
+//! Dockerfile; see [`crate::stack::images`] for how built services are run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -299,38 +299,7 @@ fn plan_service(path: &Path, base: &Path, s: &ServiceInfo) -> Result<ServicePlan
 
 /// Compose durations: `10s`, `1m30s`, `500ms`, `1h`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = s.trim().chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let v: f64 = num.parse().ok()?;
-        num.clear();
-        total += Duration::from_secs_f64(match unit.as_str() {
-            "ms" => v / 1000.0,
-            "s" => v,
-            "m" => v * 60.0,
-            "h" => v * 3600.0,
-            "us" => v / 1e6,
-            _ => return None,
-        });
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(total)
+    crate::accelerate::parse_compose_duration(s)
 }
 
 

@@ -4,7 +4,7 @@
 //! **Start.** [`Stack::start`] reads the compose file ([`compose`]), removes
 //! leftovers of killed runs ([`cleanup::reap_orphans`]), creates a private
 //! network and fresh named volumes labelled with the run id, resolves each
-//! service's image ([`crate::images`]: compose image, `OBS_IMAGE_<SERVICE>`
+//! service's image ([`crate::stack::images`]: compose image, `OBS_IMAGE_<SERVICE>`
 //! override, or the air-gapped build), then starts services level by level in
 //! `depends_on` order (services of one level in parallel). testcontainers
 //! starts each container with its config files copied in and every container
@@ -32,6 +32,7 @@
 
 pub mod cleanup;
 pub mod compose;
+pub mod images;
 pub mod keeper;
 pub mod probe;
 
@@ -48,7 +49,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use crate::eventually::{Eventually, Poll, WaitError};
-use crate::images::{self, ImageMode};
+use images::ImageMode;
 use compose::{ComposeError, ComposeProject, MountPlan, ServicePlan};
 use probe::Probe;
 

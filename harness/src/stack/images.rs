@@ -403,10 +403,10 @@ pub const AIRGAPPED_KINDS: [AirgappedKind; 3] = [AirgappedKind::ReferenceApp, Ai
 
 /// The air-gapped kind of a compose service, if the set has one.
 pub fn airgapped_kind(plan: &crate::stack::compose::ServicePlan) -> Option<AirgappedKind> {
-    if plan.labels.get(crate::profile::ROLE_LABEL).is_some_and(|r| r == "reference-app") {
+    if plan.labels.get(crate::model::kinds::app::ROLE_LABEL).is_some_and(|r| r == "reference-app") {
         return Some(AirgappedKind::ReferenceApp);
     }
-    let (repo, _) = crate::lint::compat::split_image(&plan.image);
+    let (repo, _) = crate::read::image::split_image(&plan.image);
     match repo.as_str() {
         "prom/prometheus" => Some(AirgappedKind::Prometheus),
         "prom/alertmanager" => Some(AirgappedKind::Alertmanager),
@@ -444,19 +444,9 @@ pub fn airgapped_image(kind: AirgappedKind) -> Result<BinaryImage, ImageError> {
     })
 }
 
-/// `SERVICE=IMAGE` (the `--image` flag of `check`, `stack up` and `lint`).
-pub fn parse_service_image(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((svc, img)) if !svc.is_empty() && !img.is_empty() => Ok((svc.to_owned(), img.to_owned())),
-        _ => Err(format!("`{s}` is not SERVICE=IMAGE (e.g. loki=registry.example/loki:3.7.8)")),
-    }
-}
 
-/// `OBS_IMAGE_<SERVICE>` for a service, if set.
-pub fn image_override(service: &str) -> Option<String> {
-    let var = format!("OBS_IMAGE_{}", service.to_uppercase().replace(['-', '.'], "_"));
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
+
+pub use crate::read::image::{image_override, parse_service_image};
 
 /// Splits `repo[:tag]` (a registry port is not a tag).
 pub fn split_reference(reference: &str) -> (String, String) {
