@@ -30,6 +30,7 @@ pub mod redact;
 pub mod report;
 pub mod report_html;
 pub mod run;
+pub mod snapshot;
 pub mod stack;
 pub mod traffic;
 pub mod webhook;
