@@ -802,9 +802,9 @@ pub enum Change {
 
 impl Change {
     /// Whether this change fails the comparison: removals, renames (a
-    /// removal plus an addition), type and kind changes, a lost status and
-    /// an uncaptured signal always; additions and header changes only when
-    /// `strict`.
+    /// removal plus an addition), a changed metric type, a lost span kind or
+    /// status and an uncaptured signal always; additions (a gained kind or
+    /// status included) and header changes only when `strict`.
     pub fn fails(&self, strict: bool) -> bool {
         match self {
             Change::SignalNotCaptured { .. }
@@ -813,13 +813,14 @@ impl Change {
             | Change::LabelMissing { .. }
             | Change::SpanMissing { .. }
             | Change::SpanNameMissing { .. }
-            | Change::SpanKindChanged { .. }
             | Change::AttributeMissing { .. }
             | Change::ResourceAttributeMissing { .. }
             | Change::LogLabelMissing { .. }
             | Change::LogFormatMissing { .. }
             | Change::LogFieldMissing { .. } => true,
             Change::StatusChanged { recorded, live, .. } => strict || !recorded.is_subset(live),
+            // `server` -> `client, server` (a client span now shares the route) only adds a kind.
+            Change::SpanKindChanged { recorded, live, .. } => strict || recorded.split(", ").any(|k| !live.split(", ").any(|l| l == k)),
             Change::HeaderChanged { .. }
             | Change::SignalAdded { .. }
             | Change::MetricAdded { .. }
@@ -1144,6 +1145,9 @@ const HTTP_RENAMES: &[(&str, &str)] = &[
     ("net.protocol.version", "network.protocol.version"),
 ];
 
+/// `(name, the name to use)` pairs.
+type Renames = Vec<(&'static str, &'static str)>;
+
 /// Deprecated before v1.20.0 already (v1.19.0: `user_agent.original`).
 const DEPRECATED_BY_1_20: &[(&str, &str)] = &[("http.user_agent", "user_agent.original")];
 
@@ -1223,7 +1227,7 @@ pub fn semconv_check(shape: &Shape, version: &str) -> Vec<SemconvFinding> {
         HttpConventions::Stable => "1.23+",
     };
     // (deprecated name -> replacement), (names the version does not define -> its name).
-    let (deprecated, foreign): (Vec<(&str, &str)>, Vec<(&str, &str)>) = match conv {
+    let (deprecated, foreign): (Renames, Renames) = match conv {
         HttpConventions::V1_20 => (DEPRECATED_BY_1_20.to_vec(), HTTP_RENAMES.iter().map(|(old, new)| (*new, *old)).collect()),
         HttpConventions::Stable => (HTTP_RENAMES.iter().chain(DEPRECATED_BY_1_20).copied().collect(), Vec::new()),
     };
@@ -1473,6 +1477,36 @@ mod tests {
         gained.traces.as_mut().unwrap().spans.get_mut("/error").unwrap().status.insert(SpanStatus::Unset);
         assert_eq!(failing(&diff(&recorded, &gained), false), Vec::<String>::new());
         assert_eq!(failing(&diff(&recorded, &gained), true).len(), 1);
+    }
+
+    #[test]
+    fn snapshot_a_gained_span_kind_passes_and_a_lost_one_fails() {
+        let gained = Change::SpanKindChanged { route: "r".into(), recorded: "server".into(), live: "client, server".into() };
+        assert!(!gained.fails(false) && gained.fails(true));
+        let lost = Change::SpanKindChanged { route: "r".into(), recorded: "client, server".into(), live: "client".into() };
+        assert!(lost.fails(false));
+    }
+
+    #[test]
+    fn snapshot_samples_the_first_requests_of_each_method_handler_and_status() {
+        let sent = |handler: &str, status: u16, id: usize| crate::traffic::Sent {
+            method: "GET".into(),
+            path: handler.into(),
+            handler: handler.into(),
+            status,
+            trace_id: format!("{id:032x}"),
+            echoed_trace_id: None,
+            llm: None,
+        };
+        let mut all = Vec::new();
+        for i in 0..5 {
+            all.push(sent("/items/{item_id}", 200, i));
+        }
+        all.push(sent("/items/{item_id}", 422, 10));
+        all.push(sent("/error", 500, 11));
+        let record = TrafficRecord { scenario: "s".into(), started: SystemTime::UNIX_EPOCH, finished: SystemTime::UNIX_EPOCH, sent: all };
+        let ids: Vec<String> = [0, 1, 2, 10, 11].iter().map(|i| format!("{i:032x}")).collect();
+        assert_eq!(sampled_trace_ids(&record), ids);
     }
 
     #[test]
