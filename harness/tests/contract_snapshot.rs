@@ -150,6 +150,9 @@ async fn the_shape_of_recorded_answers() {
     let shape = snapshot::capture(&ctx(Some(&prom), Some(&loki), Some(TraceStore::Tempo(&tempo)), &record)).await.unwrap();
 
     assert!(shape.not_captured.is_empty(), "{:?}", shape.not_captured);
+    // The client reads the recorded metadata: the app's OpenMetrics names (no `_total`).
+    let meta = prom.metadata().await.unwrap();
+    assert_eq!((meta["http_requests"][0].kind.as_str(), meta["http_request_size_bytes"][0].kind.as_str()), ("counter", "summary"));
     let metrics = shape.metrics.as_ref().unwrap();
     let duration = &metrics["http_request_duration_seconds"];
     assert_eq!(duration.kind, MetricType::Histogram, "_bucket/_sum/_count grouped under the family");
