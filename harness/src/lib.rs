@@ -28,6 +28,7 @@ pub mod profile;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod snapshot;
 pub mod stack;
 pub mod traffic;
 pub mod webhook;

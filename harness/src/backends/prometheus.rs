@@ -327,6 +327,19 @@ impl Exemplar {
     }
 }
 
+/// One entry of `/api/v1/metadata` (metric family name -> entries, one per
+/// distinct type/help/unit the targets expose).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricMetadata {
+    /// `counter`, `gauge`, `histogram`, `gaugehistogram`, `summary`, `info`, `stateset` or `unknown`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub help: String,
+    #[serde(default)]
+    pub unit: String,
+}
+
 /// A client for one Prometheus server.
 #[derive(Debug, Clone)]
 pub struct PrometheusClient {
@@ -397,6 +410,13 @@ impl PrometheusClient {
         q.push(("start", unix_seconds(start)));
         q.push(("end", unix_seconds(end)));
         self.api("/api/v1/series", &q).await
+    }
+
+    /// `GET /api/v1/metadata`: every metric family the targets expose, with its type.
+    /// The names are the families of the exposition (`# TYPE` names: a histogram's
+    /// base name; a counter's `_total` name in text format 0.0.4, without it in OpenMetrics).
+    pub async fn metadata(&self) -> Result<BTreeMap<String, Vec<MetricMetadata>>, BackendError> {
+        self.api("/api/v1/metadata", &[]).await
     }
 
     pub async fn rules(&self) -> Result<RulesData, BackendError> {
