@@ -21,6 +21,7 @@ pub mod conformance;
 pub mod critical_path;
 pub mod dashboards;
 pub mod eventually;
+pub mod expectations;
 pub mod images;
 pub mod lint;
 pub mod read;

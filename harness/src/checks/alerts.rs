@@ -16,7 +16,7 @@ use crate::eventually::{Eventually, Poll};
 use crate::webhook;
 
 /// What makes an alert fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// A burst of `/error` (5xx) among normal requests.
