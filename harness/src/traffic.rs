@@ -46,6 +46,7 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
 /// One kind of request of a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = step_rules)]
 pub struct Step {
     /// The HTTP method.
     #[schemars(extend("enum" = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]))]
@@ -79,6 +80,13 @@ pub struct Step {
     /// e.g. `/api/orders/{id}`. Without it the bundled reference app's routes are assumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+}
+
+/// What the schema can say of a step beyond its fields: `count` excludes
+/// `duration`, and `duration` needs `rate`.
+fn step_rules(schema: &mut schemars::Schema) {
+    schema.insert("not".into(), serde_json::json!({"required": ["count", "duration"]}));
+    schema.insert("dependentRequired".into(), serde_json::json!({"duration": ["rate"]}));
 }
 
 impl Step {
