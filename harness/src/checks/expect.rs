@@ -86,7 +86,10 @@ pub async fn before(expect: &[Expectation], prometheus: Option<&PrometheusClient
     Before { values }
 }
 
-/// Evaluates one expectation.
+/// Evaluates one expectation: polls its backend until the assertion holds or
+/// its timeout (the expectation's `timeout`, else `ctx.timeout`) passes. An
+/// alert's `cause` is sent to `ctx.app_url` while waiting, and stops when the
+/// alert fires; a rule the ruler has not loaded fails at once.
 pub async fn evaluate(e: &Expectation, ctx: &ExpectContext<'_>) -> Verdict {
     let timeout = e.timeout.map_or(ctx.timeout, |t| t.0);
     let Some(kind) = e.kind() else {
