@@ -69,12 +69,26 @@ enum Cmd {
     /// Example: obs-harness catalogue record --from http://127.0.0.1:8000/metrics -o stack/catalogue.prom
     #[command(subcommand)]
     Catalogue(obs_harness::catalogue_record::CatalogueCmd),
+    /// Print the JSON Schema of a file the harness reads (for editors and CI).
+    ///
+    /// Example: obs-harness schema scenario > schemas/scenario.schema.json
+    Schema {
+        #[arg(value_enum)]
+        of: SchemaOf,
+    },
     /// (internal) the Alertmanager webhook receiver, run as a container of the stack.
     #[command(hide = true)]
     WebhookSink {
         #[arg(long, default_value = "0.0.0.0:9099")]
         listen: std::net::SocketAddr,
     },
+}
+
+/// Files with a published JSON Schema.
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum SchemaOf {
+    /// A traffic scenario with its expectations (`--scenario`).
+    Scenario,
 }
 
 #[derive(clap::Args, Clone)]
@@ -335,6 +349,10 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Catalogue(c) => runtime().block_on(obs_harness::catalogue_record::run(c)),
+        Cmd::Schema { of: SchemaOf::Scenario } => {
+            println!("{}", serde_json::to_string_pretty(&obs_harness::traffic::Scenario::json_schema()).expect("a schema serialises"));
+            0
+        }
         Cmd::WebhookSink { listen } => match runtime().block_on(obs_harness::webhook::serve(listen)) {
             Ok(()) => 0,
             Err(e) => {

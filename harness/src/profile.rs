@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::model::kinds::app::ROLE_LABEL;
 
 /// What makes an alert fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// A burst of `/error` (5xx) among normal requests.

@@ -1497,6 +1497,7 @@ mod tests {
             trace_id: format!("{id:032x}"),
             echoed_trace_id: None,
             llm: None,
+            step: 0,
         };
         let mut all = Vec::new();
         for i in 0..5 {

@@ -1,6 +1,8 @@
 //! The command line as a user meets it: help with examples, bad input gives a
 //! one-line reason, exit code 2, and a report is still written.
 
+mod common;
+
 use std::process::Command;
 
 fn harness(args: &[&str]) -> (Option<i32>, String, String) {
@@ -77,6 +79,7 @@ fn an_unreachable_backend_is_one_verdict_and_blocks_its_dependents() {
     let checks = report["checks"].as_array().unwrap();
     let failed: Vec<&str> = checks.iter().filter(|c| c["verdict"] == "failed").filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(failed, ["reachability.prometheus"], "{err}");
+    common::assert_reasons_declared(&report);
     let reach = checks.iter().find(|c| c["name"] == "reachability.prometheus").unwrap();
     assert!(reach["message"].as_str().unwrap().contains("http://127.0.0.1:9 refused the connection"), "{reach}");
     for name in ["prometheus.target_up.fastapi", "dashboards.prometheus.fastapi-overview/Uptime/A"] {

@@ -79,6 +79,7 @@ async fn jaeger(traces: &[(&str, &str)]) -> (MockServer, JaegerClient) {
 
 fn sent(method: &str, path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
     Sent {
+        step: 0,
         method: method.into(),
         path: path.into(),
         handler: handler.into(),

@@ -50,6 +50,7 @@ async fn loki(routes: &[(&str, u16, &str)]) -> (MockServer, LokiClient) {
 
 fn sent(path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
     Sent {
+        step: 0,
         method: "GET".into(),
         path: path.into(),
         handler: handler.into(),

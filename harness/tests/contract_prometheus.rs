@@ -34,6 +34,7 @@ async fn serve(route: &str, status: u16, rel: &str) -> (MockServer, PrometheusCl
 
 fn sent(method: &str, path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
     Sent {
+        step: 0,
         method: method.into(),
         path: path.into(),
         handler: handler.into(),

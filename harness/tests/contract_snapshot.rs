@@ -98,7 +98,7 @@ async fn loki(selector: &str, status: u16, body: &str) -> (MockServer, LokiClien
 }
 
 fn sent(method: &str, p: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent { method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None }
+    Sent { method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None, step: 0 }
 }
 
 /// The requests behind Tempo's recorded traces, sent before the recorded

@@ -45,7 +45,7 @@ async fn tempo(search: &str) -> (MockServer, TempoClient) {
 }
 
 fn sent(method: &str, p: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent { method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None }
+    Sent { step: 0, method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None }
 }
 
 fn record(sent: Vec<Sent>) -> TrafficRecord {

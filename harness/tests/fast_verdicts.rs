@@ -38,6 +38,7 @@ fn check_broken(file: &str, from: &str, to: &str, extra: &[&str]) -> (String, se
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
     let report = serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap()).unwrap();
+    common::assert_reasons_declared(&report);
     (err, report)
 }
 

@@ -15,6 +15,8 @@
 //! faults_airgapped upstream_` (without them the run fails at start-up,
 //! naming the missing image: they never pass silently).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -64,6 +66,7 @@ fn run_with_fault_in(extra: &[&str], at: &str, fault: impl Fn(&str)) -> (String,
     assert!(reports.path().join("junit.xml").is_file() && reports.path().join("report.html").is_file());
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(report["complete"], true, "{err}");
+    common::assert_reasons_declared(&report);
     (err, report)
 }
 

@@ -99,7 +99,7 @@ const LAYERS: &[&[&str]] = &[
     // What only reads the model: the stack profile, the secrets, timings, polling.
     &["profile", "redact", "accelerate", "eventually", "webhook"],
     // The gate and the lifecycle.
-    &["lint", "stack", "expectations"],
+    &["lint", "stack"],
     // One HTTP client per backend; the traffic driver.
     &["backends", "traffic"],
     // Checks and their verdicts.

@@ -77,7 +77,7 @@ pub fn sample_trace_ids(record: &TrafficRecord, per_handler: usize) -> Vec<Strin
 }
 
 /// Does `line` log `trace_id` (as the JSON field `trace_id`, else anywhere)?
-fn line_has(line: &str, trace_id: &str) -> bool {
+pub(crate) fn line_has(line: &str, trace_id: &str) -> bool {
     match serde_json::from_str::<serde_json::Value>(line) {
         Ok(v) if v.get("trace_id").is_some() => v["trace_id"].as_str() == Some(trace_id),
         _ => line.contains(trace_id),

@@ -6,6 +6,7 @@
 
 pub mod alertmanager;
 pub mod alerts;
+pub mod expect;
 pub mod grafana;
 pub mod jaeger;
 pub mod loki;

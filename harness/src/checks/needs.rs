@@ -95,5 +95,6 @@ impl Needs {
 
 /// Why a check was not run, named as the need that decided it: `absent:loki`
 /// (not part of the run), `backend:loki` (blocked), `through:prometheus`,
-/// `link:promtail-loki`, `check:prometheus.target_up.fastapi`, `expect:job`.
+/// `link:promtail-loki`, `check:prometheus.target_up.fastapi`, `expect:job`, or
+/// `optional:jaeger,loki` when a check that uses only optional backends found none to use.
 pub type Because = String;

@@ -163,8 +163,13 @@ impl Engine {
     }
 
     /// A result made by a phase's own orchestration, with its declared needs, recorded.
+    /// A check that uses only optional backends and found none of them to use
+    /// says so itself: its verdict names `optional:<its optional backends>`.
     pub fn result(&self, phase: &str, name: &str, needs: Needs, verdict: Verdict, took: Duration) -> CheckResult {
         let mut r = CheckResult::new(phase, name, verdict, took);
+        if matches!(r.verdict, Verdict::NotRun { .. }) && !needs.optional.is_empty() {
+            r.because = Some(format!("optional:{}", needs.optional.join(",")));
+        }
         r.needs = Some(needs);
         self.record(&r);
         r

@@ -124,3 +124,61 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io:
     s.read_to_string(&mut out)?;
     Ok(out)
 }
+
+/// Every check of a run report that the engine decided not to run names the
+/// need that decided it (`because`), and that need is one the check declared
+/// (`needs`): nothing is blocked or skipped for a reason its declarations do not
+/// hold. A check blocked by another check says so in its reason. Lint, input and
+/// start verdicts are not the engine's.
+#[allow(dead_code)]
+pub fn assert_reasons_declared(report: &serde_json::Value) {
+    let checks = report["checks"].as_array().expect("report.json has checks");
+    let mut wrong = Vec::new();
+    for c in checks.iter().filter(|c| !matches!(c["phase"].as_str(), Some("lint" | "input" | "start"))) {
+        let name = c["name"].as_str().unwrap_or_default();
+        let Some(needs) = c.get("needs").filter(|n| n.is_object()) else {
+            wrong.push(format!("{name}: no declared needs"));
+            continue;
+        };
+        if c["verdict"] != "not_run" {
+            continue;
+        }
+        let reason = c["reason"].as_str().unwrap_or_default();
+        let Some((kind, key)) = c["because"].as_str().and_then(|b| b.split_once(':')) else {
+            wrong.push(format!("{name}: not run ({reason}) without the need that decided it"));
+            continue;
+        };
+        if kind == "optional" {
+            let declared: Vec<&str> = needs["optional"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+            if declared.join(",") != key {
+                wrong.push(format!("{name}: not run for want of optional backends `{key}`, but it declares {declared:?}"));
+            }
+            continue;
+        }
+        let field = match kind {
+            "absent" | "backend" => "backends",
+            "through" => "through",
+            "link" => "links",
+            "check" => "checks",
+            "expect" => "expects",
+            _ => {
+                wrong.push(format!("{name}: unknown kind of need `{kind}`"));
+                continue;
+            }
+        };
+        let declared = needs[field].as_array().is_some_and(|v| v.iter().any(|k| k == key));
+        if !declared {
+            wrong.push(format!("{name}: not run for `{kind}:{key}`, which is not among its declared {field}: {needs}"));
+        }
+        if kind == "check" && !reason.starts_with(&format!("blocked by `{key}`")) {
+            wrong.push(format!("{name}: blocked by check `{key}` but its reason says otherwise: {reason}"));
+        }
+        if matches!(kind, "backend" | "link" | "through") && !reason.starts_with("blocked by `") {
+            wrong.push(format!("{name}: blocked ({kind}:{key}) without naming what blocked it: {reason}"));
+        }
+        if reason.trim().is_empty() {
+            wrong.push(format!("{name}: not run with an empty reason"));
+        }
+    }
+    assert!(wrong.is_empty(), "not-run reasons that do not come from the checks' declared needs:\n{}", wrong.join("\n"));
+}
