@@ -188,12 +188,12 @@ pub async fn check(mut opts: CheckOptions) -> i32 {
     // The stack's data flow, coloured by what the live phases see (graph.mmd, graph.json).
     out.report.graph = model.as_deref().map(|m| crate::graph::Graph::of(m, &|_| None));
 
-    let scenario = match &opts.scenario {
-        Some(p) => match Scenario::load(p) {
-            Ok(s) => s,
-            Err(e) => return out.fail_input("scenario", e.to_string()),
-        },
-        None => Scenario::default_scenario(),
+    // The scenario: --scenario, else scenario.yaml beside the compose file, else the
+    // reference app's default (when it is the service under test), else none.
+    let reference_app = profile.as_ref().map_or(true, |p| p.app.as_ref().is_none_or(|a| a.reference_app));
+    let scenario = match Scenario::for_run(opts.scenario.as_deref(), compose.parent().unwrap_or(&opts.stack_dir), reference_app) {
+        Ok(s) => s,
+        Err(e) => return out.fail_input("scenario", e.to_string()),
     };
 
     // Start (or attach).

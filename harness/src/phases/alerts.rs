@@ -27,9 +27,11 @@ fn phase_needs() -> Needs {
     Needs::on(["prometheus", "alertmanager", "app"]).with_links(["app-scrape", "prometheus-alertmanager"]).with_logs_of(["prometheus", "alertmanager"])
 }
 
-/// What each alert rule's check needs besides its cause.
+/// What each alert rule's check needs besides its cause: the causes drive the
+/// reference app's routes (`/error`, `/slow`, `/llm/chat`), so another app
+/// declares its own (`expect: [{alert: RULE, cause: [requests]}]`).
 fn alert_needs() -> Needs {
-    phase_needs()
+    phase_needs().with_expects([super::signals::REFERENCE])
 }
 
 /// Restarts `service` of `stack` and points the engine at its new endpoints
@@ -146,7 +148,7 @@ async fn alert_phase(engine: &Engine, mut stack: Option<&mut Stack>, acceleratio
                 crate::profile::OVERRIDE_FILE
             )
         }));
-        let mut needs = alert_needs().with_expects([cause_of]);
+        let mut needs = phase_needs().with_expects([cause_of, super::signals::REFERENCE.to_owned()]);
         if cause == Some(Cause::AppStopped) {
             engine.lack(&started_stack, stack.is_none().then(|| "stopping the app needs a stack the harness started (not --target)".to_owned()));
             needs = needs.with_expects([started_stack]);

@@ -23,7 +23,7 @@ pub const EXPECTATION: &str = "ruler_alert";
 
 /// What the log-based alert needs: Loki, Promtail's push and the ruler's link to Alertmanager.
 fn alert_needs() -> Needs {
-    Needs::on(["loki"]).with_optional(["alertmanager"]).with_links(["promtail-loki", "ruler-alertmanager"])
+    Needs::on(["loki"]).with_optional(["alertmanager"]).with_links(["promtail-loki", "ruler-alertmanager"]).with_expects([super::signals::REFERENCE])
 }
 
 /// The Loki ruler's log-based alert, awaited while an `ErrorBurst` cause of the
@@ -71,6 +71,9 @@ pub async fn ruler_phase(engine: &Engine, expect: &RulerExpectation, timeout: Du
 /// ends the wait at once.
 pub async fn own_burst(engine: &Engine, stack: Option<&Stack>, req: &RulerAlert, started: Instant) -> CheckResult {
     let name = format!("ruler.{}", req.expect.alert);
+    if let Some((because, reason)) = engine.decide(&alert_needs()) {
+        return engine.not_run(PHASE, &name, alert_needs(), because, reason);
+    }
     let Some(app) = engine.url("app") else {
         return engine.not_run(PHASE, &name, alert_needs(), "absent:app".into(), "no app to write error lines".into());
     };

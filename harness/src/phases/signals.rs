@@ -20,6 +20,10 @@ use super::engine::Engine;
 
 const PHASE: &str = "signals";
 
+/// The expectation of the checks that read the reference app's own metrics,
+/// routes and log format: missing when the service under test is another app.
+pub const REFERENCE: &str = "reference_app";
+
 /// Options of the signal phase.
 #[derive(Debug, Clone)]
 pub struct SignalOptions {
@@ -45,7 +49,15 @@ pub fn expectations(profile: &StackProfile) -> Vec<(&'static str, Option<String>
     let tempo_tenant = profile.tempo.as_ref().filter(|tp| tp.multitenant && tp.tenant.is_none()).map(|tp| {
         format!("Tempo `{}` runs with multitenancy_enabled but no sender or Grafana datasource sets X-Scope-OrgID (hint: set the header on the OTLP exporter and on Grafana's Tempo datasource)", tp.service)
     });
+    let app = profile.app.as_ref().map_or("(none found)", |a| a.service.as_str());
+    let reference = (!profile.app.as_ref().is_some_and(|a| a.reference_app)).then(|| {
+        format!(
+            "the service under test `{app}` is not the reference app, and this check reads the reference app's own metrics, routes and log format (hint: declare what your app must show under `expect:` in a scenario file, `--scenario FILE`; the `app.*` checks hold for any app)"
+        )
+    });
     vec![
+        ("reference_app", reference),
+        ("scenario", None),
         ("job", profile.job().is_none_or(str::is_empty).then(|| declare("scrape job for the service under test", "jobs"))),
         ("otel_service_name", profile.otel_service_name().is_none_or(str::is_empty).then(|| declare("OTel service name (OTEL_SERVICE_NAME) for the service under test", "otel_service_name"))),
         ("log_labels", profile.log_selector().is_none_or(|s| s.is_empty()).then(|| declare("log stream labels for the service under test (Promtail's relabel rules)", "log_labels"))),
@@ -149,8 +161,24 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
         _ => None,
     };
 
-    // The scenario's traffic.
-    let traffic = Needs::on(["app"]).with_logs_of(None::<&str>);
+    // What the scenario's own expectations read before the traffic (counters to increase).
+    let before_declared = match p {
+        Some(p) if engine.decide(&series()).is_none() => checks::expect::before(&opts.scenario.expect, Some(p)).await,
+        _ => checks::expect::before(&opts.scenario.expect, None).await,
+    };
+
+    // The scenario's traffic (none for an app without one: the `app.*` checks still run).
+    let traffic = Needs::on(["app"]).with_expects(["scenario"]).with_logs_of(None::<&str>);
+    if opts.scenario.steps.is_empty() {
+        let app = profile.app.as_ref().map_or("the app", |a| a.service.as_str());
+        engine.lack("scenario", Some(format!("no traffic scenario for `{app}`, which is not the reference app (hint: `--scenario FILE`, or `{}` beside the compose file)", crate::traffic::SCENARIO_FILE)));
+        let now = std::time::SystemTime::now();
+        let record = TrafficRecord { scenario: opts.scenario.name.clone(), started: now, finished: now, sent: Vec::new() };
+        let (because, reason) = engine.decide(&traffic).expect("no scenario");
+        results.push(engine.not_run(PHASE, "traffic.scenario", traffic, because, reason));
+        results.extend(declared(engine, opts, &record, &up, before_declared, timeout).await);
+        return (Some(record), results);
+    }
     let record = match engine.decide(&traffic) {
         None => match traffic::drive(&targets.url("app").expect("decided"), &opts.scenario).await {
             Ok(r) => Some(r),
@@ -167,7 +195,10 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
         return (None, results);
     };
     let echoed = record.sent.iter().filter(|s| s.echoed_trace_id.as_deref() == Some(s.trace_id.as_str())).count();
-    let verdict = if echoed == record.sent.len() {
+    let verdict = if engine.lacking(REFERENCE).is_some() {
+        // Another app need not echo the trace id: what it answered is `traffic.expect_status`'s to judge.
+        Verdict::Passed { detail: format!("{} request(s) sent, {echoed} of them echoed the chosen trace id in x-trace-id", record.sent.len()) }
+    } else if echoed == record.sent.len() {
         Verdict::Passed { detail: format!("{} request(s) sent, each joined the trace the driver chose", record.sent.len()) }
     } else {
         Verdict::Failed { message: format!("only {echoed} of {} response(s) echoed the chosen trace id in x-trace-id", record.sent.len()) }
@@ -178,18 +209,18 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     // Series of the app's job, in Prometheus.
     let b = before.as_ref();
     let pg: Checks = vec![
-        Box::pin(engine.run(PHASE, "prometheus.requests_match_traffic", series(), async {
+        Box::pin(engine.run(PHASE, "prometheus.requests_match_traffic", series().with_expects([REFERENCE]), async {
             match b {
                 Some(b) => checks::prometheus::requests_match_traffic(p.expect("needed"), r, j_, b, timeout).await,
                 None => Verdict::Failed { message: "could not read http_requests_total before the traffic".into() },
             }
         })),
-        Box::pin(engine.run(PHASE, "prometheus.histogram_families", series(), async {
+        Box::pin(engine.run(PHASE, "prometheus.histogram_families", series().with_expects([REFERENCE]), async {
             checks::prometheus::histogram_families_present(p.expect("needed"), r, j_, checks::prometheus::HTTP_DURATION_BUCKETS, timeout).await
         })),
-        Box::pin(engine.run(PHASE, "prometheus.process_metrics", series(), async { checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout).await })),
-        Box::pin(engine.run(PHASE, "prometheus.llm_families", series(), async { checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout).await })),
-        Box::pin(engine.run(PHASE, "prometheus.exemplar_trace_ids", series(), async { checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout).await })),
+        Box::pin(engine.run(PHASE, "prometheus.process_metrics", series().with_expects([REFERENCE]), async { checks::prometheus::process_metrics_present(p.expect("needed"), j_, timeout).await })),
+        Box::pin(engine.run(PHASE, "prometheus.llm_families", series().with_expects([REFERENCE]), async { checks::prometheus::llm_families_match(p.expect("needed"), r, j_, timeout).await })),
+        Box::pin(engine.run(PHASE, "prometheus.exemplar_trace_ids", series().with_expects([REFERENCE]), async { checks::prometheus::exemplar_has_trace(p.expect("needed"), r, j_, timeout).await })),
         // The collector's own metrics (job `otel-collector`): only where the collector runs.
         Box::pin(engine.run(PHASE, "prometheus.target_up.otel-collector", Needs::on(["prometheus", "otel-collector"]).with_logs_of(["app", "prometheus"]), async {
             checks::prometheus::target_up(p.expect("needed"), "otel-collector", timeout).await
@@ -208,8 +239,8 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     let on = otel_name.as_str();
     let jg: Checks = vec![
         Box::pin(engine.run(PHASE, "jaeger.service", traces(), async { checks::jaeger::service_present(j.expect("needed"), on, timeout).await })),
-        Box::pin(engine.run(PHASE, "jaeger.traces", traces(), async { checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout).await })),
-        Box::pin(engine.run(PHASE, "jaeger.search", traces(), async { checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout).await })),
+        Box::pin(engine.run(PHASE, "jaeger.traces", traces().with_expects([REFERENCE]), async { checks::jaeger::traces_match(j.expect("needed"), r, exp, timeout).await })),
+        Box::pin(engine.run(PHASE, "jaeger.search", traces().with_expects([REFERENCE]), async { checks::jaeger::traces_searchable(j.expect("needed"), r, exp, timeout).await })),
     ];
 
     // Tempo, where the stack has one: the same trace checks, its TraceQL search, its
@@ -217,7 +248,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     // is one failure, the rest blocked by it.
     let tempo = targets.tempo();
     let t_ = tempo.as_ref();
-    let tempo_needs = || Needs::on(["tempo"]).with_links(["traces-tempo"]).with_expects(["otel_service_name", "tempo_tenant"]);
+    let tempo_needs = || Needs::on(["tempo"]).with_links(["traces-tempo"]).with_expects(["otel_service_name", "tempo_tenant", REFERENCE]);
     let tempo_checks = async {
         let Some(tp) = &profile.tempo else { return Vec::new() };
         let mut out = vec![engine.run(PHASE, "tempo.traces", tempo_needs(), async { checks::tempo::traces_match(t_.expect("needed"), r, exp, timeout).await }).await];
@@ -247,7 +278,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
             let expected: Vec<(&str, &str)> = profile.log_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             checks::loki::stream_labelled(l.expect("needed"), &container, &expected, Duration::from_secs(3600), timeout).await
         })),
-        Box::pin(engine.run(PHASE, "loki.request_lines", logs().with_expects(["log_labels"]), async { checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout).await })),
+        Box::pin(engine.run(PHASE, "loki.request_lines", logs().with_expects(["log_labels", REFERENCE]), async { checks::loki::request_lines_present(l.expect("needed"), r, sel, 3, timeout).await })),
         Box::pin(engine.run(PHASE, "loki.only_labelled_containers", logs(), async {
             let shipped: Vec<&str> = profile.shipped_services.iter().map(String::as_str).collect();
             checks::loki::only_labelled_services(l.expect("needed"), &shipped).await
@@ -261,6 +292,8 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     let sample = r.trace_ids("/items/{item_id}", "2xx").into_iter().next().or_else(|| r.sent.first().map(|s| s.trace_id.clone())).unwrap_or_default();
     let uid = |kind: &str| profile.datasource(kind).map(|d| d.uid.clone()).unwrap_or_default();
     let (prom_uid, loki_uid, jaeger_uid) = (uid("prometheus"), uid("loki"), uid("jaeger"));
+    // The reference app's request counter; any other app's job.
+    let prom_query = if engine.lacking(REFERENCE).is_none() { "sum(http_requests_total)".to_owned() } else { format!("count({{job={j_:?}}})") };
     let grafana_needs = || Needs::on(["grafana"]);
     let via_jaeger = || Needs::on(["grafana", "jaeger"]).with_logs_of(["grafana"]).with_expects(["jaeger_datasource"]);
     let (sample, ju) = (sample.as_str(), jaeger_uid.as_str());
@@ -275,7 +308,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
             checks::grafana::dashboards_provisioned(g.expect("needed"), &uids, profile.dashboard_folder.as_deref().unwrap_or("General")).await
         })),
         Box::pin(engine.run(PHASE, "grafana.ds_query.prometheus", grafana_needs().with_expects(["prometheus_datasource"]), async {
-            checks::grafana::ds_query_returns_frames(g.expect("needed"), &prom_uid, "prometheus", "sum(http_requests_total)", from, to, timeout).await
+            checks::grafana::ds_query_returns_frames(g.expect("needed"), &prom_uid, "prometheus", &prom_query, from, to, timeout).await
         })),
         Box::pin(engine.run(PHASE, "grafana.ds_query.loki", grafana_needs().with_expects(["loki_datasource", "log_labels"]), async {
             checks::grafana::ds_query_returns_frames(g.expect("needed"), &loki_uid, "loki", sel, from, to, timeout).await
@@ -290,6 +323,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     let (a, b, c, d, e) = futures::join!(in_order(pg), in_order(jg), in_order(lg), in_order(gg), tempo_checks);
     results.extend(a.into_iter().chain(b).chain(c).chain(d).chain(e));
     results.push(correlation(engine, r, &up, sel, timeout).await);
+    results.extend(declared(engine, opts, r, &up, before_declared, timeout).await);
     (Some(record), results)
 }
 
@@ -308,7 +342,7 @@ async fn correlation(engine: &Engine, r: &TrafficRecord, up: &str, sel: &str, ti
         (None, Some(t)) if engine.usable("tempo") => Some(checks::jaeger::TraceStore::Tempo(t)),
         _ => None,
     };
-    let mut needs = Needs::nothing().with_optional(["jaeger", "tempo", "loki", "prometheus"]);
+    let mut needs = Needs::nothing().with_optional(["jaeger", "tempo", "loki", "prometheus"]).with_expects([REFERENCE]);
     if loki.is_some() {
         // Its log line cannot reach Loki: not a second failure, but blocked by the first.
         needs = needs.with_links(["promtail-loki"]);
@@ -328,6 +362,9 @@ async fn correlation(engine: &Engine, r: &TrafficRecord, up: &str, sel: &str, ti
         }
     }
     let trace_id = trace_id.or_else(|| r.trace_ids("/items/{item_id}", "2xx").into_iter().next()).or_else(|| r.sent.first().map(|s| s.trace_id.clone()));
+    if let Some((because, reason)) = engine.decide(&needs) {
+        return engine.not_run(PHASE, "correlation.trace_id", needs, because, reason);
+    }
     let Some(id) = trace_id else {
         return engine.not_run(PHASE, "correlation.trace_id", needs, "absent:request".into(), "no request was sent".into());
     };
@@ -366,4 +403,73 @@ pub async fn run(engine: &Engine, stack: Option<&crate::stack::Stack>, opts: &Si
         Ok(r) => r,
         Err(lost) => (None, vec![lost.verdict(PHASE, t.elapsed(), engine)]),
     }
+}
+
+/// A built-in expectation (the `app.*` checks that hold for any app), from its YAML form.
+fn builtin(yaml: String) -> crate::traffic::expectations::Expectation {
+    serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("built-in expectation {yaml:?}: {e}"))
+}
+
+/// What a declared expectation needs: the backend it reads and the link that feeds it.
+fn expectation_needs(e: &crate::traffic::expectations::Expectation, up: &str, store: Option<&str>) -> Needs {
+    let needs = match e.backend() {
+        "loki" => Needs::on(["loki"]).with_links(["promtail-loki"]),
+        "traces" => match store {
+            Some("tempo") => Needs::on(["tempo"]).with_links(["traces-tempo"]),
+            Some(s) => Needs::on([s]),
+            None => Needs::on(["jaeger"]),
+        },
+        _ => Needs::on(["prometheus"]).with_checks([up]),
+    };
+    if e.needs_app() { needs.with_optional(["app"]) } else { needs }
+}
+
+/// After the traffic: the checks that hold for any app (its job has series, its
+/// log stream has lines, its service has traces; only where the service under
+/// test is not the reference app, whose own checks say more), the statuses the
+/// scenario expects, and every expectation it declares (`expect.<name>`).
+async fn declared(engine: &Engine, opts: &SignalOptions, r: &TrafficRecord, up: &str, before: checks::expect::Before, timeout: Duration) -> Vec<CheckResult> {
+    let targets = engine.targets();
+    let profile = &targets.profile;
+    let mut out = Vec::new();
+    let (prom, loki) = (targets.prometheus(), targets.loki());
+    let (jaeger, tempo) = (targets.jaeger(), targets.tempo());
+    let (store, store_name) = match (&jaeger, &tempo) {
+        (Some(j), _) => (Some(checks::jaeger::TraceStore::Jaeger(j)), Some("jaeger")),
+        (None, Some(t)) => (Some(checks::jaeger::TraceStore::Tempo(t)), Some("tempo")),
+        _ => (None, None),
+    };
+    let app_url = targets.url("app").map(str::to_owned);
+    let ctx = checks::expect::ExpectContext { prometheus: prom.as_ref(), loki: loki.as_ref(), traces: store, app_url: app_url.as_deref(), record: r, before: &before, timeout };
+    let mut table: Vec<(String, crate::traffic::expectations::Expectation, Needs)> = Vec::new();
+    if engine.lacking(REFERENCE).is_some() {
+        let job = profile.job().unwrap_or_default();
+        let sel = profile.log_selector().unwrap_or_default();
+        let service = profile.otel_service_name().unwrap_or_default();
+        let own = [
+            ("app.series", format!("{{name: series, promql: 'count by (__name__) ({{job={job:?}}})', series: {{min: 1}}}}"), vec!["job"]),
+            ("app.log_lines", format!("{{name: log_lines, logql: {sel:?}, lines: {{min: 1}}}}"), vec!["log_labels"]),
+            ("app.traces", format!("{{name: traces, traces: {{search: {{service: {service:?}, count: {{min: 1}}}}}}}}"), vec!["otel_service_name"]),
+        ];
+        for (name, yaml, expects) in own {
+            let e = builtin(yaml);
+            let needs = expectation_needs(&e, up, store_name).with_expects(expects);
+            table.push((name.to_owned(), e, needs));
+        }
+    }
+    if opts.scenario.steps.iter().any(|s| s.expect_status.is_some()) {
+        out.push(engine.result(PHASE, checks::expect::STATUS_CHECK, Needs::on(["app"]), checks::expect::statuses(&opts.scenario, r), Duration::ZERO));
+    }
+    for e in &opts.scenario.expect {
+        table.push((e.check_id(), e.clone(), expectation_needs(e, up, store_name)));
+    }
+    // Alerts last: their causes send traffic of their own.
+    table.sort_by_key(|(_, e, _)| e.alert.is_some());
+    let (quiet, alerts): (Vec<_>, Vec<_>) = table.into_iter().partition(|(_, e, _)| e.alert.is_none());
+    let ctx = &ctx;
+    out.extend(futures::future::join_all(quiet.iter().map(|(name, e, needs)| engine.run(PHASE, name, needs.clone(), checks::expect::evaluate(e, ctx)))).await);
+    for (name, e, needs) in &alerts {
+        out.push(engine.run(PHASE, name, needs.clone(), checks::expect::evaluate(e, ctx)).await);
+    }
+    out
 }

@@ -476,6 +476,25 @@ impl fmt::Display for StatusMismatch {
     }
 }
 
+/// The scenario file `check` and `snapshot` read beside the compose file when `--scenario` names none.
+pub const SCENARIO_FILE: &str = "scenario.yaml";
+
+impl Scenario {
+    /// The scenario of a run: `explicit`, else [`SCENARIO_FILE`] beside the compose
+    /// file, else the reference app's default when the service under test is the
+    /// reference app, else none (no steps: the checks that hold for any app still run).
+    pub fn for_run(explicit: Option<&Path>, stack_dir: &Path, reference_app: bool) -> Result<Self, TrafficError> {
+        if let Some(p) = explicit {
+            return Self::load(p);
+        }
+        let beside = stack_dir.join(SCENARIO_FILE);
+        if beside.is_file() {
+            return Self::load(&beside);
+        }
+        Ok(if reference_app { Self::default_scenario() } else { Self { name: "none".into(), concurrency: 1, steps: Vec::new(), causes: Default::default(), expect: Vec::new() } })
+    }
+}
+
 /// One request the driver sent, and what came back.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Sent {
