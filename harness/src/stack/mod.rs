@@ -790,10 +790,10 @@ async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, St
     if plan.name == crate::webhook::SERVICE {
         return Ok(images::harness_image()?.build().await?);
     }
-    // A service compose would build (the reference app) runs from the same
-    // binary built by the workspace, in either image mode.
+    // A service compose would build (the reference app, a service labelled
+    // `obs-harness.binary`) runs from the binary built by the workspace, in either image mode.
     let kind = images::airgapped_kind(plan);
-    if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || *k == images::AirgappedKind::ReferenceApp) {
+    if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || k.from_workspace()) {
         return Ok(images::airgapped_image(kind)?.build().await?);
     }
     if let Some(build) = &plan.build {
@@ -810,10 +810,11 @@ async fn build_service(plan: &ServicePlan, build: &compose::BuildPlan) -> Result
         image: plan.image.clone(),
         detail,
         hint: format!(
-            "make its base images available (a registry, or `docker load`), or build and tag `{}` yourself and pass --image {}=IMAGE; mark it `{}: reference-app` to run the reference app in its place",
+            "make its base images available (a registry, or `docker load`), or build and tag `{}` yourself and pass --image {}=IMAGE; mark it `{}: reference-app` to run the reference app in its place, or `{}: NAME` to run the workspace binary NAME",
             plan.image,
             plan.name,
-            crate::profile::ROLE_LABEL
+            crate::profile::ROLE_LABEL,
+            images::BINARY_LABEL
         ),
     };
     if !build.context.is_dir() {
