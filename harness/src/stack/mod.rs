@@ -415,7 +415,9 @@ impl Stack {
             }
             None => project.service_names(),
         };
-        if options.webhook && selected.iter().any(|s| s == "alertmanager") && !project.services.contains_key(crate::webhook::SERVICE) {
+        // Alertmanager by kind, whatever the service is called (`alert-router` in fixtures/stacks/shop).
+        let alertmanager = |s: &String| s == "alertmanager" || project.services.get(s).is_some_and(|p| p.kind == Some("alertmanager"));
+        if options.webhook && selected.iter().any(alertmanager) && !project.services.contains_key(crate::webhook::SERVICE) {
             project.services.insert(crate::webhook::SERVICE.into(), webhook_plan());
             selected.push(crate::webhook::SERVICE.into());
         }
@@ -760,6 +762,7 @@ fn webhook_plan() -> ServicePlan {
         has_build: false,
         build: None,
         readiness: None,
+        kind: Some("harness-webhook"),
     }
 }
 
