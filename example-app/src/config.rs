@@ -41,9 +41,9 @@ impl Config {
             None => DEFAULT_PORT,
             Some(v) => v.parse().map_err(|_| invalid("PORT", v, "expected a TCP port number 0-65535"))?,
         };
-        if let Some(p) = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL")) {
-            if p != "http/protobuf" {
-                return Err(invalid("OTEL_EXPORTER_OTLP_PROTOCOL", p, "this app exports OTLP over HTTP/protobuf only (`http/protobuf`)"));
+        for var in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+            if let Some(p) = get(var).filter(|p| *p != "http/protobuf") {
+                return Err(invalid(var, p, "this app exports OTLP over HTTP/protobuf only (`http/protobuf`)"));
             }
         }
         let traces_url = match get("OTEL_TRACES_EXPORTER").unwrap_or("otlp") {
@@ -104,6 +104,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "tempo:4318"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
             ("OTEL_TRACES_EXPORTER", "zipkin"),
         ] {
             let err = Config::from_vars(&vars(&[(k, v)])).unwrap_err().to_string();
