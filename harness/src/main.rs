@@ -462,7 +462,7 @@ async fn stack(cmd: StackCmd) -> i32 {
 
 async fn build_images() -> i32 {
     for kind in images::AIRGAPPED_KINDS {
-        match images::airgapped_image(kind) {
+        match images::airgapped_image(kind.clone()) {
             Ok(img) => match img.build().await {
                 Ok(reference) => println!("{kind:?}: {reference}"),
                 Err(e) => {

@@ -86,6 +86,8 @@ pub struct ServicePlan {
     /// Its readiness endpoint (port, path) on the port the stack model says it
     /// listens on ([`crate::model::kinds::Kind::readiness`]).
     pub readiness: Option<(u16, &'static str)>,
+    /// What the stack model says it is (`alertmanager`, `loki`, …), whatever its name.
+    pub kind: Option<&'static str>,
 }
 
 /// A compose `build:` section, resolved against the compose file's directory.
@@ -146,6 +148,7 @@ impl ComposeProject {
             let Some(plan) = self.services.get_mut(&n.name) else { continue };
             plan.ports.extend(n.listeners.iter().map(|l| l.port));
             plan.readiness = crate::model::kinds::by_name(n.kind).and_then(|k| k.readiness(&n.listeners));
+            plan.kind = Some(n.kind);
         }
     }
 
@@ -294,6 +297,7 @@ fn plan_service(path: &Path, base: &Path, s: &ServiceInfo) -> Result<ServicePlan
         has_build: build.is_some(),
         build,
         readiness: None,
+        kind: None,
     })
 }
 
@@ -326,6 +330,16 @@ mod tests {
         let pos = |s: &str| order.iter().position(|l| l.iter().any(|x| x == s)).unwrap();
         assert!(pos("prometheus") > pos("app") && pos("prometheus") > pos("alertmanager"), "{order:?}");
         assert_eq!(pos("app"), pos("alertmanager"), "independent services start together: {order:?}");
+    }
+
+    #[test]
+    fn services_know_their_kind_whatever_their_name() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/stacks/shop/docker-compose.yml");
+        let p = ComposeProject::load(&path).unwrap();
+        let kinds: BTreeMap<&str, Option<&str>> = p.services.iter().map(|(n, s)| (n.as_str(), s.kind)).collect();
+        let want = [("alert-router", "alertmanager"), ("log-shipper", "promtail"), ("logs-db", "loki"), ("metrics-db", "prometheus"), ("shop", "app"), ("traces-db", "tempo")];
+        assert_eq!(kinds, want.into_iter().map(|(n, k)| (n, Some(k))).collect());
+        assert_eq!(p.services["shop"].labels["obs-harness.binary"], "example-shop");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Image sets: which image each compose service runs.
 //!
 //! - `upstream`: the images the compose file names (users' machines, CI with a registry).
-//! - `airgapped`: the reference app, Prometheus and Alertmanager built here from
+//! - `airgapped`: the reference app, any service labelled
+//!   `obs-harness.binary: NAME` ([`BINARY_LABEL`]: the workspace's binary
+//!   `NAME`), Prometheus and Alertmanager built here from
 //!   host binaries (the workspace build and Debian's `prometheus` /
 //!   `prometheus-alertmanager` packages) into `FROM scratch` images (the build
 //!   context streamed to Docker from a temporary tar file): the binary, the
@@ -30,6 +32,8 @@ pub enum ImageError {
     Docker { image: String, message: String },
     #[error("invalid image reference {0:?}: expected NAME[:TAG]")]
     BadReference(String),
+    #[error("invalid `obs-harness.binary` value {0:?}: expected the file name of a workspace binary, e.g. `example-shop` (a letter or digit, then letters, digits, `-`, `_`, `.`)")]
+    BadBinaryName(String),
 }
 
 /// Which images a run uses.
@@ -226,7 +230,7 @@ pub fn human_bytes(b: u64) -> String {
 
 /// The images the current inputs produce (what the next run would use).
 pub fn current_references() -> Vec<String> {
-    let mut out: Vec<String> = AIRGAPPED_KINDS.iter().filter_map(|k| airgapped_image(*k).ok()).filter_map(|i| i.reference().ok()).collect();
+    let mut out: Vec<String> = AIRGAPPED_KINDS.iter().filter_map(|k| airgapped_image(k.clone()).ok()).filter_map(|i| i.reference().ok()).collect();
     out.extend(harness_image().ok().and_then(|i| i.reference().ok()));
     out
 }
@@ -376,6 +380,43 @@ pub fn harness_image() -> Result<BinaryImage, ImageError> {
     BinaryImage::from_binary("obs-harness/webhook", harness_binary()?, "/bin/obs-harness")
 }
 
+/// The compose label naming the workspace binary a service runs
+/// (`obs-harness.binary: example-shop`): the harness builds the service's
+/// image from that binary ([`AirgappedKind::WorkspaceBinary`]).
+pub const BINARY_LABEL: &str = "obs-harness.binary";
+
+/// The variable that points at the binary `name` instead of the workspace's:
+/// `OBS_BIN_` and the name upper-cased, `-` and `.` as `_` (`OBS_BIN_EXAMPLE_SHOP`).
+pub fn binary_env_var(name: &str) -> String {
+    format!("OBS_BIN_{}", name.to_uppercase().replace(['-', '.'], "_"))
+}
+
+/// Where the workspace binary `name` is: [`binary_env_var`], else beside this
+/// executable (both installed with `cargo install`), else the workspace's
+/// newest `target/{debug,release}/<name>`. A name that is not a plain file
+/// name (a path, `..`) is refused.
+pub fn workspace_binary(name: &str) -> Result<PathBuf, ImageError> {
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !plain {
+        return Err(ImageError::BadBinaryName(name.to_owned()));
+    }
+    let var = binary_env_var(name);
+    if let Some(p) = std::env::var_os(&var).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some(beside) = std::env::current_exe().ok().and_then(|me| me.parent().map(|d| d.join(name))).filter(|p| p.is_file()) {
+        return Ok(beside);
+    }
+    newest_in_target(name, &format!("run `cargo build --workspace` (or `cargo build --bin {name}`), or set {var}"))
+}
+
+/// The `FROM scratch` image of a workspace binary: `obs-harness/<name>` (lower
+/// case), running `/usr/local/bin/<name>` (where a compose healthcheck finds it).
+pub fn workspace_binary_image(name: &str, binary: &Path) -> Result<BinaryImage, ImageError> {
+    BinaryImage::from_binary(format!("obs-harness/{}", name.to_ascii_lowercase()), binary, &format!("/usr/local/bin/{name}"))
+}
+
 fn newest_in_target(name: &str, hint: &str) -> Result<PathBuf, ImageError> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -389,20 +430,35 @@ fn newest_in_target(name: &str, hint: &str) -> Result<PathBuf, ImageError> {
 }
 
 /// What the air-gapped set can stand in for, by what a service *is*, never by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AirgappedKind {
     /// Marked `obs-harness.role: reference-app`: the workspace's reference app binary.
     ReferenceApp,
+    /// Labelled `obs-harness.binary: NAME` ([`BINARY_LABEL`]): the workspace's
+    /// binary `NAME` ([`workspace_binary`]). The service keeps its own role.
+    WorkspaceBinary(String),
     /// A `prom/prometheus` image: Debian's Prometheus.
     Prometheus,
     /// A `prom/alertmanager` image: Debian's Alertmanager.
     Alertmanager,
 }
 
+impl AirgappedKind {
+    /// Built from a binary of this workspace: run from it in either image mode
+    /// (compose would build it; the harness builds from what cargo built).
+    pub fn from_workspace(&self) -> bool {
+        matches!(self, AirgappedKind::ReferenceApp | AirgappedKind::WorkspaceBinary(_))
+    }
+}
+
+/// The kinds every stack can have (a [`AirgappedKind::WorkspaceBinary`] comes from a label).
 pub const AIRGAPPED_KINDS: [AirgappedKind; 3] = [AirgappedKind::ReferenceApp, AirgappedKind::Prometheus, AirgappedKind::Alertmanager];
 
 /// The air-gapped kind of a compose service, if the set has one.
 pub fn airgapped_kind(plan: &crate::stack::compose::ServicePlan) -> Option<AirgappedKind> {
+    if let Some(name) = plan.labels.get(BINARY_LABEL).map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        return Some(AirgappedKind::WorkspaceBinary(name.to_owned()));
+    }
     if plan.labels.get(crate::model::kinds::app::ROLE_LABEL).is_some_and(|r| r == "reference-app") {
         return Some(AirgappedKind::ReferenceApp);
     }
@@ -431,6 +487,7 @@ pub fn airgapped_image(kind: AirgappedKind) -> Result<BinaryImage, ImageError> {
     };
     Ok(match kind {
         AirgappedKind::ReferenceApp => BinaryImage::from_binary("obs-harness/reference-app", reference_app_binary()?, "/usr/local/bin/reference-app")?,
+        AirgappedKind::WorkspaceBinary(name) => workspace_binary_image(&name, &workspace_binary(&name)?)?,
         AirgappedKind::Prometheus => {
             BinaryImage::from_binary("obs-harness/prometheus", need("/usr/bin/prometheus", "prometheus")?, "/bin/prometheus")?
                 .with_path(need("/usr/share/prometheus/web", "prometheus")?, "/usr/share/prometheus/web")
@@ -484,6 +541,29 @@ mod tests {
         assert_eq!(before, image.reference().unwrap(), "stable for the same inputs");
         std::fs::write(&extra, "two, longer").unwrap();
         assert_ne!(before, image.reference().unwrap());
+    }
+
+    #[test]
+    fn the_binary_label_builds_the_service_from_that_workspace_binary() {
+        let compose = "services:\n  shop:\n    image: obs-example-shop:latest\n    labels:\n      obs-harness.role: app\n      obs-harness.binary: example-shop\n  other:\n    image: obs-example-shop:latest\n    labels:\n      obs-harness.role: app\n  metrics-db:\n    image: prom/prometheus:v3.14.0\n";
+        let p = crate::stack::compose::ComposeProject::parse(Path::new("docker-compose.yml"), compose).unwrap();
+        let kind = airgapped_kind(&p.services["shop"]);
+        assert_eq!(kind, Some(AirgappedKind::WorkspaceBinary("example-shop".into())));
+        assert!(kind.unwrap().from_workspace() && AirgappedKind::ReferenceApp.from_workspace() && !AirgappedKind::Prometheus.from_workspace());
+        assert_eq!(airgapped_kind(&p.services["other"]), None, "the role alone does not make an image");
+        assert_eq!(airgapped_kind(&p.services["metrics-db"]), Some(AirgappedKind::Prometheus));
+        assert_eq!(binary_env_var("example-shop"), "OBS_BIN_EXAMPLE_SHOP");
+        // The image: the binary at /usr/local/bin/<name>, in the obs-harness/ repository.
+        let image = workspace_binary_image("My-Tool", Path::new("/bin/ls")).unwrap();
+        assert_eq!(image.entrypoint, ["/usr/local/bin/My-Tool"]);
+        assert_eq!(image.files.get("/usr/local/bin/My-Tool").map(PathBuf::as_path), Some(Path::new("/bin/ls")));
+        assert!(image.reference().unwrap().starts_with("obs-harness/my-tool:"));
+        for bad in ["../../bin/sh", "/bin/sh", ".hidden", "a/b", ""] {
+            let err = workspace_binary(bad).unwrap_err();
+            assert!(matches!(err, ImageError::BadBinaryName(_)) && err.to_string().contains("obs-harness.binary"), "{bad}: {err}");
+        }
+        let err = workspace_binary("obs-harness-no-such-binary").unwrap_err().to_string();
+        assert!(err.contains("OBS_BIN_OBS_HARNESS_NO_SUCH_BINARY") && err.contains("cargo build"), "{err}");
     }
 
     #[test]

@@ -425,7 +425,9 @@ impl Stack {
             }
             None => project.service_names(),
         };
-        if options.webhook && selected.iter().any(|s| s == "alertmanager") && !project.services.contains_key(crate::webhook::SERVICE) {
+        // Alertmanager by kind, whatever the service is called (`alert-router` in fixtures/stacks/shop).
+        let alertmanager = |s: &String| s == "alertmanager" || project.services.get(s).is_some_and(|p| p.kind == Some("alertmanager"));
+        if options.webhook && selected.iter().any(alertmanager) && !project.services.contains_key(crate::webhook::SERVICE) {
             project.services.insert(crate::webhook::SERVICE.into(), webhook_plan());
             selected.push(crate::webhook::SERVICE.into());
         }
@@ -770,6 +772,7 @@ fn webhook_plan() -> ServicePlan {
         has_build: false,
         build: None,
         readiness: None,
+        kind: Some("harness-webhook"),
     }
 }
 
@@ -800,10 +803,10 @@ async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, St
     if plan.name == crate::webhook::SERVICE {
         return Ok(images::harness_image()?.build().await?);
     }
-    // A service compose would build (the reference app) runs from the same
-    // binary built by the workspace, in either image mode.
+    // A service compose would build (the reference app, a service labelled
+    // `obs-harness.binary`) runs from the binary built by the workspace, in either image mode.
     let kind = images::airgapped_kind(plan);
-    if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || *k == images::AirgappedKind::ReferenceApp) {
+    if let Some(kind) = kind.filter(|k| mode == ImageMode::Airgapped || k.from_workspace()) {
         return Ok(images::airgapped_image(kind)?.build().await?);
     }
     if let Some(build) = &plan.build {
@@ -820,10 +823,11 @@ async fn build_service(plan: &ServicePlan, build: &compose::BuildPlan) -> Result
         image: plan.image.clone(),
         detail,
         hint: format!(
-            "make its base images available (a registry, or `docker load`), or build and tag `{}` yourself and pass --image {}=IMAGE; mark it `{}: reference-app` to run the reference app in its place",
+            "make its base images available (a registry, or `docker load`), or build and tag `{}` yourself and pass --image {}=IMAGE; mark it `{}: reference-app` to run the reference app in its place, or `{}: NAME` to run the workspace binary NAME",
             plan.image,
             plan.name,
-            crate::profile::ROLE_LABEL
+            crate::profile::ROLE_LABEL,
+            images::BINARY_LABEL
         ),
     };
     if !build.context.is_dir() {
