@@ -27,6 +27,24 @@ enum Cmd {
     ///   obs-harness check --images airgapped --accelerated # no registry needed
     ///   obs-harness check --target prometheus=http://localhost:9090,loki=http://localhost:3100
     Check(CheckArgs),
+    /// Record the shape of the app's telemetry during the scenario (metric families and
+    /// labels, spans per route with their attributes, log labels and fields) into
+    /// telemetry-snapshot.yaml beside the compose file; later runs of `snapshot` and `check`
+    /// fail with the diff when it changes.
+    ///
+    /// Example: obs-harness snapshot --stack fixtures/stacks/shop --images airgapped --accept
+    Snapshot {
+        #[command(flatten)]
+        check: CheckArgs,
+        /// Write the live shape over the recorded one (review its diff like code).
+        #[arg(long)]
+        accept: bool,
+        /// Check span and metric attribute names against the OTel HTTP semantic conventions of this version (1.20, or 1.23 and later).
+        ///
+        /// Example: --semconv 1.26
+        #[arg(long, value_name = "VERSION")]
+        semconv: Option<String>,
+    },
     /// Static gate: cross-check compose, configs, dashboards and rules (no Docker).
     ///
     /// Example: obs-harness lint stack --format json
@@ -335,7 +353,28 @@ fn main() -> ExitCode {
             skip_alerts: a.skip_alerts,
             startup_timeout: Duration::from_secs(a.startup_timeout),
             image_overrides: a.images_for.into_iter().collect(),
+            snapshot: None,
         })),
+        Cmd::Snapshot { check: a, accept, semconv } => {
+            let dir = a.compose.compose_files.first().and_then(|f| f.parent().map(std::path::Path::to_path_buf)).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| a.stack.clone());
+            let file = dir.join(obs_harness::snapshot::FILE_NAME);
+            runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
+                stack_dir: a.stack,
+                compose: a.compose.compose_files.first().cloned(),
+                compose_input: a.compose.input(),
+                services: a.services,
+                images: a.images,
+                scenario: a.scenario,
+                acceleration: if a.accelerated { obs_harness::accelerate::DEFAULT_FACTOR } else { 1 },
+                targets: a.target,
+                report_dir: a.report_dir,
+                skip_lint: true,
+                skip_alerts: true,
+                startup_timeout: Duration::from_secs(a.startup_timeout),
+                image_overrides: a.images_for.into_iter().collect(),
+                snapshot: Some(obs_harness::phases::telemetry::SnapshotMode { file, accept, semconv }),
+            }))
+        }
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),
         Cmd::Images(ImagesCmd::Prune { all, keep_build_cache, only }) => match runtime().block_on(images::prune(all, keep_build_cache, only.as_deref())) {

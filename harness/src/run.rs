@@ -40,6 +40,10 @@ pub struct CheckOptions {
     pub startup_timeout: Duration,
     /// Image per service (`--image SERVICE=IMAGE`).
     pub image_overrides: std::collections::BTreeMap<String, String>,
+    /// `obs-harness snapshot`: record (or with `accept`, rewrite) the telemetry's
+    /// shape after the signals, then stop. `None`: `check`, which compares with the
+    /// snapshot file when the stack has one.
+    pub snapshot: Option<phases::telemetry::SnapshotMode>,
 }
 
 /// A phase's live progress: a spinner with the elapsed time on a terminal,
@@ -265,7 +269,19 @@ pub async fn check(mut opts: CheckOptions) -> i32 {
     phases::watch::with_troubles(stack.as_ref(), &engine, &mut results).await;
     let current = phases::signals::catalogue(&engine, record.as_ref(), &results, &opts.stack_dir).await;
     results.push(current);
+    // The telemetry snapshot: written by `snapshot`, compared by `check` when the stack has one.
+    let file = compose.parent().unwrap_or(&opts.stack_dir).join(crate::snapshot::FILE_NAME);
+    let mode = opts.snapshot.clone().or_else(|| file.is_file().then(|| phases::telemetry::SnapshotMode { file, accept: false, semconv: None }));
+    if let (Some(mode), Some(record)) = (&mode, &record) {
+        results.push(phases::telemetry::telemetry(&engine, record, mode, timeout).await);
+    }
     out.phase("signals", t.elapsed(), results);
+    if opts.snapshot.is_some() {
+        if let Some(mut s) = stack {
+            s.teardown().await;
+        }
+        return out.finish(0);
+    }
 
     // Dashboards.
     let p = progress("dashboards: every panel query returns data");

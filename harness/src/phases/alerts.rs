@@ -31,7 +31,7 @@ fn phase_needs() -> Needs {
 /// reference app's routes (`/error`, `/slow`, `/llm/chat`), so another app
 /// declares its own (`expect: [{alert: RULE, cause: [requests]}]`).
 fn alert_needs() -> Needs {
-    phase_needs().with_expects([super::signals::REFERENCE])
+    phase_needs()
 }
 
 /// Restarts `service` of `stack` and points the engine at its new endpoints
@@ -148,7 +148,11 @@ async fn alert_phase(engine: &Engine, mut stack: Option<&mut Stack>, acceleratio
                 crate::profile::OVERRIDE_FILE
             )
         }));
-        let mut needs = phase_needs().with_expects([cause_of, super::signals::REFERENCE.to_owned()]);
+        let mut needs = alert_needs().with_expects([cause_of]);
+        // Stopping the app works for any app; the other causes drive the reference app's routes.
+        if cause != Some(Cause::AppStopped) {
+            needs = needs.with_expects([super::signals::REFERENCE_CAUSES]);
+        }
         if cause == Some(Cause::AppStopped) {
             engine.lack(&started_stack, stack.is_none().then(|| "stopping the app needs a stack the harness started (not --target)".to_owned()));
             needs = needs.with_expects([started_stack]);

@@ -6,6 +6,7 @@
 //!   and every failed check feed it.
 //! - [`targets`]: where each backend of the run is.
 //! - [`signals`], [`dashboards`], [`alerts`], [`ruler`]: the phases, in the order `check` runs them.
+//! - [`telemetry`]: the telemetry snapshot compared with its reviewed file.
 //! - [`watch`]: the watchdog that ends a phase when a backend container goes,
 //!   and the container log lines appended to a failure.
 //!
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod ruler;
 pub mod signals;
 pub mod targets;
+pub mod telemetry;
 pub mod watch;
 
 pub use engine::Engine;

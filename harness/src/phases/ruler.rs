@@ -23,7 +23,7 @@ pub const EXPECTATION: &str = "ruler_alert";
 
 /// What the log-based alert needs: Loki, Promtail's push and the ruler's link to Alertmanager.
 fn alert_needs() -> Needs {
-    Needs::on(["loki"]).with_optional(["alertmanager"]).with_links(["promtail-loki", "ruler-alertmanager"]).with_expects([super::signals::REFERENCE])
+    Needs::on(["loki"]).with_optional(["alertmanager"]).with_links(["promtail-loki", "ruler-alertmanager"]).with_expects([super::signals::REFERENCE_CAUSES])
 }
 
 /// The Loki ruler's log-based alert, awaited while an `ErrorBurst` cause of the

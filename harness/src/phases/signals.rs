@@ -24,6 +24,10 @@ const PHASE: &str = "signals";
 /// routes and log format: missing when the service under test is another app.
 pub const REFERENCE: &str = "reference_app";
 
+/// The expectation of the alert causes derived from rule expressions: they drive
+/// the reference app's routes, so another app declares its own.
+pub const REFERENCE_CAUSES: &str = "reference_causes";
+
 /// Options of the signal phase.
 #[derive(Debug, Clone)]
 pub struct SignalOptions {
@@ -55,8 +59,14 @@ pub fn expectations(profile: &StackProfile) -> Vec<(&'static str, Option<String>
             "the service under test `{app}` is not the reference app, and this check reads the reference app's own metrics, routes and log format (hint: declare what your app must show under `expect:` in a scenario file, `--scenario FILE`; the `app.*` checks hold for any app)"
         )
     });
+    let causes = (!profile.app.as_ref().is_some_and(|a| a.reference_app)).then(|| {
+        format!(
+            "its cause is derived for the reference app and drives its routes (`/error`, `/slow`, `/llm/chat`), which `{app}` does not have (hint: declare the requests that fire it in the scenario: `expect: [{{name: …, alert: RULE, cause: [{{method: GET, path: …, rate: 5, duration: 1m}}]}}]`)"
+        )
+    });
     vec![
         ("reference_app", reference),
+        (REFERENCE_CAUSES, causes),
         ("scenario", None),
         ("job", profile.job().is_none_or(str::is_empty).then(|| declare("scrape job for the service under test", "jobs"))),
         ("otel_service_name", profile.otel_service_name().is_none_or(str::is_empty).then(|| declare("OTel service name (OTEL_SERVICE_NAME) for the service under test", "otel_service_name"))),
@@ -411,12 +421,13 @@ fn builtin(yaml: String) -> crate::traffic::expectations::Expectation {
 }
 
 /// What a declared expectation needs: the backend it reads and the link that feeds it.
-fn expectation_needs(e: &crate::traffic::expectations::Expectation, up: &str, store: Option<&str>) -> Needs {
+fn expectation_needs(e: &crate::traffic::expectations::Expectation, up: &str, store: Option<&str>, tempo_stack: bool) -> Needs {
     let needs = match e.backend() {
         "loki" => Needs::on(["loki"]).with_links(["promtail-loki"]),
         "traces" => match store {
             Some("tempo") => Needs::on(["tempo"]).with_links(["traces-tempo"]),
             Some(s) => Needs::on([s]),
+            None if tempo_stack => Needs::on(["tempo"]),
             None => Needs::on(["jaeger"]),
         },
         _ => Needs::on(["prometheus"]).with_checks([up]),
@@ -453,7 +464,7 @@ async fn declared(engine: &Engine, opts: &SignalOptions, r: &TrafficRecord, up: 
         ];
         for (name, yaml, expects) in own {
             let e = builtin(yaml);
-            let needs = expectation_needs(&e, up, store_name).with_expects(expects);
+            let needs = expectation_needs(&e, up, store_name, profile.tempo.is_some()).with_expects(expects);
             table.push((name.to_owned(), e, needs));
         }
     }
@@ -461,7 +472,7 @@ async fn declared(engine: &Engine, opts: &SignalOptions, r: &TrafficRecord, up: 
         out.push(engine.result(PHASE, checks::expect::STATUS_CHECK, Needs::on(["app"]), checks::expect::statuses(&opts.scenario, r), Duration::ZERO));
     }
     for e in &opts.scenario.expect {
-        table.push((e.check_id(), e.clone(), expectation_needs(e, up, store_name)));
+        table.push((e.check_id(), e.clone(), expectation_needs(e, up, store_name, profile.tempo.is_some())));
     }
     // Alerts last: their causes send traffic of their own.
     table.sort_by_key(|(_, e, _)| e.alert.is_some());
