@@ -39,9 +39,10 @@ fn shop_copy(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// `--image` flags for Loki, Promtail and Tempo when their images are named (upstream_ tests).
+/// `--image` flags for Loki, Promtail and Tempo from their named images, and every
+/// service of the shop's stack in the run (upstream_ tests).
 fn upstream_images() -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = vec!["--services".to_owned(), "shop,metrics-db,alert-router,logs-db,log-shipper,traces-db".to_owned()];
     for (var, service) in [("OBS_IMAGE_LOKI", "logs-db"), ("OBS_IMAGE_PROMTAIL", "log-shipper"), ("OBS_IMAGE_TEMPO", "traces-db")] {
         let image = std::env::var(var).unwrap_or_else(|_| panic!("{var} must name an image for `{service}` (this test needs Loki, Promtail and Tempo)"));
         out.extend(["--image".to_owned(), format!("{service}={image}")]);
