@@ -315,6 +315,27 @@ enum ImagesCmd {
     },
 }
 
+/// What `check` (or, with `snapshot`, `obs-harness snapshot`: no lint, no alerts) runs.
+fn check_options(a: CheckArgs, snapshot: Option<obs_harness::phases::telemetry::SnapshotMode>) -> obs_harness::run::CheckOptions {
+    let recording = snapshot.is_some();
+    obs_harness::run::CheckOptions {
+        stack_dir: a.stack,
+        compose: a.compose.compose_files.first().cloned(),
+        compose_input: a.compose.input(),
+        services: a.services,
+        images: a.images,
+        scenario: a.scenario,
+        acceleration: if a.accelerated { obs_harness::accelerate::DEFAULT_FACTOR } else { 1 },
+        targets: a.target,
+        report_dir: a.report_dir,
+        skip_lint: a.skip_lint || recording,
+        skip_alerts: a.skip_alerts || recording,
+        startup_timeout: Duration::from_secs(a.startup_timeout),
+        image_overrides: a.images_for.into_iter().collect(),
+        snapshot,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -339,41 +360,12 @@ fn main() -> ExitCode {
                 e.exit_code()
             }
         },
-        Cmd::Check(a) => runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
-            stack_dir: a.stack,
-            compose: a.compose.compose_files.first().cloned(),
-            compose_input: a.compose.input(),
-            services: a.services,
-            images: a.images,
-            scenario: a.scenario,
-            acceleration: if a.accelerated { obs_harness::accelerate::DEFAULT_FACTOR } else { 1 },
-            targets: a.target,
-            report_dir: a.report_dir,
-            skip_lint: a.skip_lint,
-            skip_alerts: a.skip_alerts,
-            startup_timeout: Duration::from_secs(a.startup_timeout),
-            image_overrides: a.images_for.into_iter().collect(),
-            snapshot: None,
-        })),
+        Cmd::Check(a) => runtime().block_on(obs_harness::run::check(check_options(a, None))),
         Cmd::Snapshot { check: a, accept, semconv } => {
+            // The snapshot file sits beside the (first) compose file.
             let dir = a.compose.compose_files.first().and_then(|f| f.parent().map(std::path::Path::to_path_buf)).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| a.stack.clone());
-            let file = dir.join(obs_harness::snapshot::FILE_NAME);
-            runtime().block_on(obs_harness::run::check(obs_harness::run::CheckOptions {
-                stack_dir: a.stack,
-                compose: a.compose.compose_files.first().cloned(),
-                compose_input: a.compose.input(),
-                services: a.services,
-                images: a.images,
-                scenario: a.scenario,
-                acceleration: if a.accelerated { obs_harness::accelerate::DEFAULT_FACTOR } else { 1 },
-                targets: a.target,
-                report_dir: a.report_dir,
-                skip_lint: true,
-                skip_alerts: true,
-                startup_timeout: Duration::from_secs(a.startup_timeout),
-                image_overrides: a.images_for.into_iter().collect(),
-                snapshot: Some(obs_harness::phases::telemetry::SnapshotMode { file, accept, semconv }),
-            }))
+            let mode = obs_harness::phases::telemetry::SnapshotMode { file: dir.join(obs_harness::snapshot::FILE_NAME), accept, semconv };
+            runtime().block_on(obs_harness::run::check(check_options(a, Some(mode))))
         }
         Cmd::Stack(cmd) => runtime().block_on(stack(cmd)),
         Cmd::Images(ImagesCmd::Build) => runtime().block_on(build_images()),

@@ -34,6 +34,14 @@ fn alert_needs() -> Needs {
     phase_needs()
 }
 
+/// What the check of the rule `name` needs: the phase's needs, its cause, and,
+/// for a cause that drives the reference app's routes, the reference app.
+fn rule_needs(name: &str, cause: Option<Cause>) -> Needs {
+    let needs = alert_needs().with_expects([format!("cause:{name}")]);
+    // Stopping the app works for any app; the other causes drive the reference app's routes.
+    if cause == Some(Cause::AppStopped) { needs } else { needs.with_expects([super::signals::REFERENCE_CAUSES]) }
+}
+
 /// Restarts `service` of `stack` and points the engine at its new endpoints
 /// (Docker publishes a restarted container on new host ports): every phase
 /// after a restart must use this, never an address taken before it.
@@ -148,11 +156,7 @@ async fn alert_phase(engine: &Engine, mut stack: Option<&mut Stack>, acceleratio
                 crate::profile::OVERRIDE_FILE
             )
         }));
-        let mut needs = alert_needs().with_expects([cause_of]);
-        // Stopping the app works for any app; the other causes drive the reference app's routes.
-        if cause != Some(Cause::AppStopped) {
-            needs = needs.with_expects([super::signals::REFERENCE_CAUSES]);
-        }
+        let mut needs = rule_needs(&name, cause);
         if cause == Some(Cause::AppStopped) {
             engine.lack(&started_stack, stack.is_none().then(|| "stopping the app needs a stack the harness started (not --target)".to_owned()));
             needs = needs.with_expects([started_stack]);
@@ -215,6 +219,7 @@ async fn alert_phase(engine: &Engine, mut stack: Option<&mut Stack>, acceleratio
 /// One alert driven to the webhook (or not), waiting to resolve.
 struct Fired {
     name: String,
+    cause: Cause,
     started: Instant,
     floor: Duration,
     path: Result<alerts::AlertPath, String>,
@@ -234,7 +239,7 @@ async fn fire_cause(ep: &AlertEndpoints, engine: &Engine, app: &str, cause: Caus
     let firing = futures::future::join_all(alerts_of.into_iter().map(|(name, for_secs)| async move {
         let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
         let path = alerts::await_firing(ep, &name, started, stage_timeout(floor)).await;
-        Fired { name, started, floor, path }
+        Fired { name, cause, started, floor, path }
     }));
     let ruler_fut = async {
         match &ruler {
@@ -257,7 +262,7 @@ async fn settle(ep: &AlertEndpoints, engine: &Engine, fired: Fired) -> CheckResu
             Ok(()) => Verdict::Passed { detail: path_detail(path, fired.floor) },
         },
     };
-    engine.result(PHASE, &format!("alerts.{}", fired.name), alert_needs(), verdict, fired.started.elapsed())
+    engine.result(PHASE, &format!("alerts.{}", fired.name), rule_needs(&fired.name, Some(fired.cause)), verdict, fired.started.elapsed())
 }
 
 fn path_detail(path: &alerts::AlertPath, floor: Duration) -> String {
@@ -280,7 +285,7 @@ async fn app_stopped_fire(ep: &AlertEndpoints, engine: &Engine, stack: Option<&m
     let floor = alerts::floor(scrape, scrape, Duration::from_secs_f64(for_secs), group_wait);
     let started = Instant::now();
     let s = stack.expect("decided: a stack the harness started");
-    let failed = |message: String| engine.result(PHASE, &check, alert_needs(), Verdict::Failed { message }, started.elapsed());
+    let failed = |message: String| engine.result(PHASE, &check, rule_needs(name, Some(Cause::AppStopped)), Verdict::Failed { message }, started.elapsed());
     if let Err(e) = s.stop_service(app_service).await {
         return Err(failed(format!("cannot stop the app: {e}")));
     }
@@ -288,7 +293,7 @@ async fn app_stopped_fire(ep: &AlertEndpoints, engine: &Engine, stack: Option<&m
     if let Err(e) = restart_service(s, engine, app_service).await {
         return Err(failed(format!("the app did not come back after the restart: {e}")));
     }
-    Ok(Fired { name: name.to_owned(), started, floor, path })
+    Ok(Fired { name: name.to_owned(), cause: Cause::AppStopped, started, floor, path })
 }
 
 fn accelerate_secs(secs: u64, factor: u32) -> Duration {
