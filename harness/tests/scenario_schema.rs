@@ -1,6 +1,6 @@
 //! The published JSON Schema of the scenario file (`schemas/scenario.schema.json`):
 //! it is what the scenario types derive, every scenario under
-//! `fixtures/scenarios/` validates against it (and loads), and the files under
+//! `fixtures/scenarios/` and `fixtures/stacks/shop/scenario.yaml` validates against it (and loads), and the files under
 //! `fixtures/scenarios/invalid/` are refused by both the schema and the loader.
 
 use std::path::{Path, PathBuf};
@@ -43,8 +43,10 @@ fn the_committed_schema_is_the_generated_one() {
 #[test]
 fn every_scenario_fixture_validates_and_loads() {
     let validator = jsonschema::validator_for(&committed()).expect("the schema is a valid JSON Schema");
-    let files = yaml_files(&root().join("fixtures/scenarios"));
+    let mut files = yaml_files(&root().join("fixtures/scenarios"));
     assert!(files.iter().any(|p| p.ends_with("default.yaml")) && files.len() >= 2, "{files:?}");
+    // The example stacks' scenarios beside their compose files.
+    files.push(root().join("fixtures/stacks/shop/scenario.yaml"));
     for p in files {
         let doc = as_json(&p);
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
