@@ -391,7 +391,20 @@ async fn correlation(engine: &Engine, r: &TrafficRecord, up: &str, sel: &str, ti
 /// app exposes now. `results` are the signal phase's, for why it did not run.
 pub async fn catalogue(engine: &Engine, record: Option<&TrafficRecord>, results: &[CheckResult], stack_dir: &std::path::Path) -> CheckResult {
     const EXPECTATION: &str = "traffic_record";
-    let needs = Needs::on(["app"]).with_links(["app-scrape"]).with_expects([EXPECTATION]);
+    let needs = Needs::on(["app"]).with_links(["app-scrape"]).with_expects([EXPECTATION, "catalogue"]);
+    // A catalogue to compare with: `catalogue.prom` beside the stack, else the reference app's built-in one.
+    let beside = stack_dir.join(crate::lint::CATALOGUE_FILE);
+    let reference = engine.lacking(REFERENCE).is_none();
+    engine.lack(
+        "catalogue",
+        (!beside.is_file() && !reference).then(|| {
+            format!(
+                "no metric catalogue for this stack (no {}, and the service under test is not labelled `obs-harness.role: reference-app`) (hint: record one: `obs-harness catalogue record --from <the app's URL>/metrics -o {}`)",
+                beside.display(),
+                beside.display()
+            )
+        }),
+    );
     engine.lack(
         EXPECTATION,
         record.is_none().then(|| {
@@ -403,6 +416,7 @@ pub async fn catalogue(engine: &Engine, record: Option<&TrafficRecord>, results:
         return engine.not_run(PHASE, "app.catalogue_current", needs, format!("expect:{EXPECTATION}"), why);
     }
     let app = engine.url("app").unwrap_or_default();
+    // The traffic's absence comes first; then the rest of the needs, in order.
     engine.run(PHASE, "app.catalogue_current", needs, crate::catalogue_record::catalogue_current(&app, stack_dir, None)).await
 }
 
