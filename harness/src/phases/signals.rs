@@ -489,7 +489,6 @@ async fn declared(engine: &Engine, opts: &SignalOptions, r: &TrafficRecord, up: 
         table.push((e.check_id(), e.clone(), expectation_needs(e, up, store_name, profile.tempo.is_some())));
     }
     // Alerts last: their causes send traffic of their own.
-    table.sort_by_key(|(_, e, _)| e.alert.is_some());
     let (quiet, alerts): (Vec<_>, Vec<_>) = table.into_iter().partition(|(_, e, _)| e.alert.is_none());
     let ctx = &ctx;
     out.extend(futures::future::join_all(quiet.iter().map(|(name, e, needs)| engine.run(PHASE, name, needs.clone(), checks::expect::evaluate(e, ctx)))).await);
