@@ -278,13 +278,28 @@ fn lenient(text: &str) -> (Catalogue, usize) {
 /// app at `app_url` (its base URL; `/metrics` is appended) exposes now. Run after
 /// the traffic. Not run when the stack has no catalogue.
 pub async fn catalogue_current(app_url: &str, stack_dir: &Path, explicit: Option<&Path>) -> Verdict {
+    current_against(app_url, stack_dir, explicit, lint::catalogue_for(stack_dir, explicit)).await
+}
+
+/// [`catalogue_current`] in a run that has read the stack: `reference_app` says
+/// whether its service under test is the reference app, so compose is not read again.
+pub async fn catalogue_current_known(app_url: &str, stack_dir: &Path, reference_app: bool) -> Verdict {
+    current_against(app_url, stack_dir, None, lint::catalogue_known(stack_dir, None, reference_app)).await
+}
+
+async fn current_against(
+    app_url: &str,
+    stack_dir: &Path,
+    explicit: Option<&Path>,
+    found: Result<Option<(lint::Catalogue, String)>, lint::LintError>,
+) -> Verdict {
     let url = match metrics_url(&format!("{}/metrics", app_url.trim_end_matches('/'))) {
         Ok(u) => u,
         Err(e) => return Verdict::Failed { message: e },
     };
     let target = explicit.map(Path::to_owned).unwrap_or_else(|| stack_dir.join(lint::CATALOGUE_FILE));
     let rerecord = format!("obs-harness catalogue record --from {url} -o {}", target.display());
-    let (catalogue, source) = match lint::catalogue_for(stack_dir, explicit) {
+    let (catalogue, source) = match found {
         Ok(Some(c)) => c,
         Ok(None) => {
             return Verdict::NotRun {

@@ -2,39 +2,38 @@
 //! real Alertmanager 0.25 answers (`fixtures/alertmanager/0.25.0/`) served by
 //! wiremock. No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
 use obs_harness::backends::alertmanager::AlertmanagerClient;
 use obs_harness::checks::Verdict;
 use obs_harness::checks::alertmanager::alert_present;
+use common::contract;
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_millis(300);
 
 fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/alertmanager/0.25.0").join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    contract::fixture(format!("alertmanager/0.25.0/{name}"))
 }
 
 async fn am(alerts: &str) -> (MockServer, AlertmanagerClient) {
     let server = MockServer::start().await;
-    Mock::given(path("/api/v2/alerts")).respond_with(ResponseTemplate::new(200).set_body_raw(fixture(alerts), "application/json")).mount(&server).await;
+    Mock::given(path("/api/v2/alerts")).respond_with(contract::json(200, fixture(alerts))).mount(&server).await;
     let c = AlertmanagerClient::new(server.uri());
     (server, c)
 }
 
 fn failed(v: &Verdict, c: &AlertmanagerClient) -> String {
-    assert!(v.is_failed(), "expected a failed verdict, got {v:?}");
-    let text = v.text().replace(c.base_url(), "http://[mock]");
-    regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s").into_owned()
+    contract::failed(v, &[c.base_url()])
 }
 
 #[tokio::test]
 async fn parses_alerts_status_and_ready() {
     let (server, c) = am("alerts.json").await;
-    Mock::given(path("/api/v2/status")).respond_with(ResponseTemplate::new(200).set_body_raw(fixture("status.json"), "application/json")).mount(&server).await;
+    Mock::given(path("/api/v2/status")).respond_with(contract::json(200, fixture("status.json"))).mount(&server).await;
     Mock::given(path("/-/ready")).respond_with(ResponseTemplate::new(200).set_body_string(fixture("ready.txt"))).mount(&server).await;
     assert!(c.ready().await.unwrap());
     let alerts = c.alerts().await.unwrap();
@@ -59,11 +58,11 @@ async fn filters_and_errors() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v2/alerts"))
         .and(query_param("filter", "alertname=\"NoSuchAlert\""))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("alerts-filter-none.json"), "application/json"))
+        .respond_with(contract::json(200, fixture("alerts-filter-none.json")))
         .mount(&server)
         .await;
     Mock::given(path("/api/v2/alerts"))
-        .respond_with(ResponseTemplate::new(400).set_body_raw(fixture("alerts-bad-filter.json"), "application/json"))
+        .respond_with(contract::json(400, fixture("alerts-bad-filter.json")))
         .with_priority(10)
         .mount(&server)
         .await;

@@ -6,8 +6,10 @@
 //! Each expectation is read from scenario YAML, so it is validated first.
 //! No Docker.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
 
 use obs_harness::backends::jaeger::JaegerClient;
 use obs_harness::backends::loki::LokiClient;
@@ -17,19 +19,15 @@ use obs_harness::checks::Verdict;
 use obs_harness::checks::expect::{self, Before, ExpectContext};
 use obs_harness::checks::jaeger::TraceStore;
 use obs_harness::traffic::expectations::Expectation;
-use obs_harness::traffic::{LlmCall, Scenario, Sent, TrafficRecord};
+use obs_harness::traffic::{Scenario, Sent, TrafficRecord};
+use common::contract::{self, chat, fixture, record};
 use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_millis(300);
 
-fn fixture(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 fn json(status: u16, rel: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(fixture(rel), "application/json")
+    contract::json(status, fixture(rel))
 }
 
 /// The recorded Prometheus vector answer `rel`, keeping the series `keep` selects
@@ -49,21 +47,9 @@ fn expectation(yaml: &str) -> Expectation {
     Scenario::parse(&text, Path::new("contract.yaml")).unwrap_or_else(|e| panic!("{e}")).expect.remove(0)
 }
 
+/// A request sent by the scenario's `step`.
 fn sent(step: usize, method: &str, path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent {
-        step,
-        method: method.into(),
-        path: path.into(),
-        handler: handler.into(),
-        status,
-        trace_id: trace_id.into(),
-        echoed_trace_id: Some(trace_id.into()),
-        llm: None,
-    }
-}
-
-fn record(sent: Vec<Sent>) -> TrafficRecord {
-    TrafficRecord { scenario: "contract".into(), started: SystemTime::now(), finished: SystemTime::now(), sent }
+    Sent { step, ..contract::sent(method, path, handler, status, trace_id) }
 }
 
 struct Clients {
@@ -96,10 +82,7 @@ impl Clients {
 
 /// The verdict's text with the mock's address and the wait's timing made stable.
 fn failed(v: &Verdict, server: &MockServer) -> String {
-    assert!(v.is_failed(), "expected a failed verdict, got {v:?}");
-    let text = v.text().replace(&server.uri(), "http://[mock]");
-    let text = regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s");
-    regex::Regex::new(r"(start|end|startTimeMin|startTimeMax)=[0-9T:.%A-Z-]+").unwrap().replace_all(&text, "$1=[t]").into_owned()
+    contract::failed(v, &[&server.uri()])
 }
 
 fn passed(v: &Verdict) -> &str {
@@ -299,7 +282,7 @@ async fn jaeger() -> (MockServer, Clients) {
 fn traced() -> TrafficRecord {
     record(vec![
         sent(0, "GET", "/items/1", "/items/{item_id}", 200, ITEMS),
-        Sent { llm: Some(LlmCall { model: "gpt-4o".into(), provider: "openai".into(), fail: None }), ..sent(1, "POST", "/llm/chat", "/llm/chat", 200, LLM) },
+        Sent { step: 1, ..chat(LLM) },
         sent(2, "GET", "/error", "/error", 500, ERROR),
     ])
 }
@@ -364,7 +347,7 @@ async fn traces_in_tempo_by_request_and_search() {
     let (s, c) = tempo().await;
     let r = record(vec![
         sent(0, "GET", "/items/1", "/items/{item_id}", 200, T_ITEMS),
-        Sent { llm: Some(LlmCall { model: "gpt-4o".into(), provider: "openai".into(), fail: None }), ..sent(1, "POST", "/llm/chat", "/llm/chat", 200, T_LLM) },
+        Sent { step: 1, ..chat(T_LLM) },
     ]);
     let e = expectation(&format!("  - name: t\n    traces: {{ by_request: true }}\n    spans:\n{SERVER_SPAN}"));
     assert!(passed(&c.eval(&e, &r, &Before::empty()).await).ends_with("are in Tempo with 1 span assertion(s) holding"));

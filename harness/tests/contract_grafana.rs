@@ -2,24 +2,25 @@
 //! HTTP API shapes (`fixtures/grafana/13.x/`, hand-written) served by
 //! wiremock. No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use obs_harness::backends::grafana::GrafanaClient;
 use obs_harness::checks::Verdict;
 use obs_harness::checks::grafana::{self as checks, ExpectedDatasource};
+use common::contract;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_millis(300);
 
 fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/grafana/13.x").join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    contract::fixture(format!("grafana/13.x/{name}"))
 }
 
 fn json(status: u16, name: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(fixture(name), "application/json")
+    contract::json(status, fixture(name))
 }
 
 async fn grafana(routes: &[(&str, u16, &str)]) -> (MockServer, GrafanaClient) {
@@ -32,9 +33,7 @@ async fn grafana(routes: &[(&str, u16, &str)]) -> (MockServer, GrafanaClient) {
 }
 
 fn failed(v: &Verdict, c: &GrafanaClient) -> String {
-    assert!(v.is_failed(), "expected a failed verdict, got {v:?}");
-    let text = v.text().replace(c.base_url(), "http://[mock]");
-    regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s").into_owned()
+    contract::failed(v, &[c.base_url()])
 }
 
 const HEALTHY: &[(&str, u16, &str)] = &[

@@ -11,6 +11,8 @@
 //! - the cross-signal `correlate` over Jaeger, Loki and Prometheus fixtures.
 //! No Docker.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -20,33 +22,14 @@ use obs_harness::backends::loki::LokiClient;
 use obs_harness::backends::prometheus::PrometheusClient;
 use obs_harness::checks::Verdict;
 use obs_harness::checks::jaeger::{self as checks, CorrelateOptions, TraceExpectations};
-use obs_harness::traffic::{LlmCall, Sent, TrafficRecord};
+use common::contract::{self, chat, fixture, record, sent, upstream};
 use wiremock::matchers::{path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_millis(300);
 
-fn fixture(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// `$OBS_UPSTREAM_SHAPES_DIR` (default `<workspace>/../shared/fixtures/upstream-shapes`).
-fn upstream_dir() -> PathBuf {
-    std::env::var_os("OBS_UPSTREAM_SHAPES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream-shapes"))
-}
-
-fn upstream(rel: &str) -> String {
-    let p = upstream_dir().join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| {
-        panic!("{}: {e} (set OBS_UPSTREAM_SHAPES_DIR to the folder holding jaeger-api-v3/ and grafana-http-api/)", p.display())
-    })
-}
-
 fn json(status: u16, rel: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(fixture(rel), "application/json")
+    contract::json(status, fixture(rel))
 }
 
 /// api_v3 writes its errors with Go's `http.Error`: `text/plain`.
@@ -77,38 +60,8 @@ async fn jaeger(traces: &[(&str, &str)]) -> (MockServer, JaegerClient) {
     (server, c)
 }
 
-fn sent(method: &str, path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent {
-        step: 0,
-        method: method.into(),
-        path: path.into(),
-        handler: handler.into(),
-        status,
-        trace_id: trace_id.into(),
-        echoed_trace_id: Some(trace_id.into()),
-        llm: None,
-    }
-}
-
-fn chat(trace_id: &str) -> Sent {
-    Sent {
-        llm: Some(LlmCall { model: "gpt-4o".into(), provider: "openai".into(), fail: None }),
-        ..sent("POST", "/llm/chat", "/llm/chat", 200, trace_id)
-    }
-}
-
-fn record(sent: Vec<Sent>) -> TrafficRecord {
-    TrafficRecord { scenario: "contract".into(), started: SystemTime::now(), finished: SystemTime::now(), sent }
-}
-
 fn stable(v: &Verdict, bases: &[&str]) -> String {
-    let mut text = v.text().to_owned();
-    for (i, b) in bases.iter().enumerate() {
-        text = text.replace(b, &format!("http://[mock{i}]"));
-    }
-    let text = regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s");
-    let text = regex::Regex::new(r"(startTimeMin|startTimeMax)=[0-9T:.%A-Z-]+").unwrap().replace_all(&text, "$1=[t]");
-    regex::Regex::new(r"(start|end)=\d+\.\d+").unwrap().replace_all(&text, "$1=[t]").into_owned()
+    contract::stable(v.text(), bases)
 }
 
 const ITEMS: &str = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -3,13 +3,14 @@
 //! by wiremock, with the tenant header enforced like `auth_enabled: true`.
 //! No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use obs_harness::backends::loki::{LokiClient, LokiResult};
 use obs_harness::checks::Verdict;
 use obs_harness::checks::loki as checks;
-use obs_harness::traffic::{Sent, TrafficRecord};
+use common::contract::{self, record, sent};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -17,8 +18,7 @@ const WAIT: Duration = Duration::from_millis(300);
 const LOOKBACK: Duration = Duration::from_secs(3600);
 
 fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/loki/3.4.6").join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    contract::fixture(format!("loki/3.4.6/{name}"))
 }
 
 /// Loki's content types, as recorded.
@@ -48,27 +48,8 @@ async fn loki(routes: &[(&str, u16, &str)]) -> (MockServer, LokiClient) {
     (server, client)
 }
 
-fn sent(path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent {
-        step: 0,
-        method: "GET".into(),
-        path: path.into(),
-        handler: handler.into(),
-        status,
-        trace_id: trace_id.into(),
-        echoed_trace_id: Some(trace_id.into()),
-        llm: None,
-    }
-}
-
-fn record(sent: Vec<Sent>) -> TrafficRecord {
-    TrafficRecord { scenario: "contract".into(), started: SystemTime::now(), finished: SystemTime::now(), sent }
-}
-
 fn failed(v: &Verdict, c: &LokiClient) -> String {
-    assert!(v.is_failed(), "expected a failed verdict, got {v:?}");
-    let text = v.text().replace(c.base_url(), "http://[mock]");
-    regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s").into_owned()
+    contract::failed(v, &[c.base_url()])
 }
 
 #[tokio::test]
@@ -164,15 +145,15 @@ async fn app_stream_labels() {
 async fn request_lines_carry_the_sent_trace_ids() {
     let (_s, c) = loki(&[("/loki/api/v1/query_range", 200, "hand-app-request-lines.json")]).await;
     let rec = record(vec![
-        sent("/items/1", "/items/{item_id}", 200, "4bf92f3577b34da6a3ce929d0e0e4736"),
-        sent("/error", "/error", 500, "4bf92f3577b34da6a3ce929d0e0e4738"),
+        sent("GET", "/items/1", "/items/{item_id}", 200, "4bf92f3577b34da6a3ce929d0e0e4736"),
+        sent("GET", "/error", "/error", 500, "4bf92f3577b34da6a3ce929d0e0e4738"),
     ]);
     let v = checks::request_lines_present(&c, &rec, "{service=\"app\"}", 5, WAIT).await;
     assert!(v.is_passed(), "{v:?}");
 
     let rec = record(vec![
-        sent("/items/1", "/items/{item_id}", 200, "4bf92f3577b34da6a3ce929d0e0e4736"),
-        sent("/slow", "/slow", 200, "0000000000000000000000000000beef"),
+        sent("GET", "/items/1", "/items/{item_id}", 200, "4bf92f3577b34da6a3ce929d0e0e4736"),
+        sent("GET", "/slow", "/slow", 200, "0000000000000000000000000000beef"),
     ]);
     let msg = failed(&checks::request_lines_present(&c, &rec, "{service=\"app\"}", 5, WAIT).await, &c);
     assert!(msg.contains("no line for trace id(s): 0000000000000000000000000000beef") && msg.contains("LogQL `{service=\"app\"} |~"), "{msg}");

@@ -3,26 +3,27 @@
 //! Prometheus 3 `le` normalisation (`fixtures/prometheus/3.x/`), served by
 //! wiremock. No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use obs_harness::backends::BackendError;
 use obs_harness::backends::prometheus::{PrometheusClient, QueryResult, parse_le};
 use obs_harness::checks::Verdict;
 use obs_harness::checks::prometheus as checks;
-use obs_harness::traffic::{LlmCall, Sent, TrafficRecord};
+use obs_harness::traffic::{LlmCall, Sent};
+use common::contract::{self, record, sent};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_millis(300);
 
 fn fixture(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prometheus").join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    contract::fixture(format!("prometheus/{rel}"))
 }
 
 fn json(status: u16, rel: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(fixture(rel), "application/json")
+    contract::json(status, fixture(rel))
 }
 
 async fn serve(route: &str, status: u16, rel: &str) -> (MockServer, PrometheusClient) {
@@ -32,19 +33,6 @@ async fn serve(route: &str, status: u16, rel: &str) -> (MockServer, PrometheusCl
     (server, client)
 }
 
-fn sent(method: &str, path: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent {
-        step: 0,
-        method: method.into(),
-        path: path.into(),
-        handler: handler.into(),
-        status,
-        trace_id: trace_id.into(),
-        echoed_trace_id: Some(trace_id.into()),
-        llm: None,
-    }
-}
-
 fn llm(model: &str, provider: &str, fail: Option<&str>, status: u16, trace_id: &str) -> Sent {
     Sent {
         llm: Some(LlmCall { model: model.into(), provider: provider.into(), fail: fail.map(str::to_owned) }),
@@ -52,21 +40,8 @@ fn llm(model: &str, provider: &str, fail: Option<&str>, status: u16, trace_id: &
     }
 }
 
-fn record(sent: Vec<Sent>) -> TrafficRecord {
-    TrafficRecord { scenario: "contract".into(), started: SystemTime::now(), finished: SystemTime::now(), sent }
-}
-
-/// Message with the mock's address and the wait's timing made stable.
-fn stable(v: &Verdict, c: &PrometheusClient) -> String {
-    let text = v.text().replace(c.base_url(), "http://[mock]");
-    let text = regex::Regex::new(r"after \d+ poll\(s\) over \d+\.\ds").unwrap().replace_all(&text, "after [n] poll(s) over [t]s");
-    let text = regex::Regex::new(r"(start|end)=\d+\.\d+").unwrap().replace_all(&text, "$1=[t]");
-    text.into_owned()
-}
-
 fn failed(v: &Verdict, c: &PrometheusClient) -> String {
-    assert!(v.is_failed(), "expected a failed verdict, got {v:?}");
-    stable(v, c)
+    contract::failed(v, &[c.base_url()])
 }
 
 #[tokio::test]

@@ -4,18 +4,17 @@
 //! wiremock: YAML rule listing, 404 "no rule groups found" when empty,
 //! Prometheus-shaped rules and alerts.
 
+mod common;
+
 use std::time::Duration;
 
 use obs_harness::checks::Verdict;
 use obs_harness::phases::{Engine, Targets};
 use obs_harness::profile::StackProfile;
 use obs_harness::phases::ruler::{RulerExpectation, ruler_phase};
+use common::contract::fixture;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn fixture(rel: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel)).unwrap()
-}
 
 async fn serve(server: &MockServer, p: &str, status: u16, body: String, ctype: &str) {
     Mock::given(method("GET"))

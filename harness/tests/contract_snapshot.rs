@@ -7,7 +7,8 @@
 //! file's life: written, matched, a renamed metric shown as a diff, accepted.
 //! No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use obs_harness::backends::jaeger::JaegerClient;
@@ -18,7 +19,8 @@ use obs_harness::checks::jaeger::TraceStore;
 use obs_harness::snapshot::{
     self, CaptureContext, Change, LogFormat, MetricType, Outcome, SemconvProblem, Shape, Signal, SnapshotError, SpanStatus,
 };
-use obs_harness::traffic::{LlmCall, Sent, TrafficRecord};
+use obs_harness::traffic::TrafficRecord;
+use common::contract::{chat, fixture, sent, upstream};
 use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -33,22 +35,8 @@ const LLM: &str = "7bf92f3577b34da6a3ce929d0e0e4739";
 /// The HotROD capture's trace id (upstream `GetTrace.hotrod-capture.jaeger-ui-pr4129.json`).
 const HOTROD: &str = "2ea75461946a7dd10f2c15ab36a076cb";
 
-fn fixture(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// `$OBS_UPSTREAM_SHAPES_DIR` (default `<workspace>/../shared/fixtures/upstream-shapes`).
-fn upstream(rel: &str) -> String {
-    let dir = std::env::var_os("OBS_UPSTREAM_SHAPES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream-shapes"));
-    let p = dir.join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (set OBS_UPSTREAM_SHAPES_DIR to the folder holding jaeger-api-v3/)", p.display()))
-}
-
 fn json(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+    common::contract::json(200, body)
 }
 
 /// The recorded Prometheus: targets after the traffic, the job's series (with
@@ -97,10 +85,6 @@ async fn loki(selector: &str, status: u16, body: &str) -> (MockServer, LokiClien
     (server, c)
 }
 
-fn sent(method: &str, p: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent { method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None, step: 0 }
-}
-
 /// The requests behind Tempo's recorded traces, sent before the recorded
 /// scrapes (so the capture sees a scrape after the scenario ended).
 fn traffic(ids: [&str; 3]) -> TrafficRecord {
@@ -112,7 +96,7 @@ fn traffic(ids: [&str; 3]) -> TrafficRecord {
         sent: vec![
             sent("GET", "/items/7", "/items/{item_id}", 200, ids[0]),
             sent("GET", "/error", "/error", 500, ids[1]),
-            Sent { llm: Some(LlmCall { model: "gpt-4o".into(), provider: "openai".into(), fail: None }), ..sent("POST", "/llm/chat", "/llm/chat", 200, ids[2]) },
+            chat(ids[2]),
         ],
     }
 }

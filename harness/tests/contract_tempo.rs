@@ -5,7 +5,8 @@
 //! tenant under multitenancy. Each check has a passing and a failing verdict, and
 //! the correlation runs its trace half in Tempo. No Docker.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use obs_harness::backends::jaeger::{Attributes, SpanKind};
@@ -13,7 +14,8 @@ use obs_harness::backends::tempo::TempoClient;
 use obs_harness::checks::Verdict;
 use obs_harness::checks::jaeger::{self as jchecks, CorrelateOptions, TraceExpectations, TraceStore};
 use obs_harness::checks::tempo as checks;
-use obs_harness::traffic::{LlmCall, Sent, TrafficRecord};
+use obs_harness::traffic::TrafficRecord;
+use common::contract::{self, chat, record, sent};
 use wiremock::matchers::{header, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -24,8 +26,7 @@ const LLM: &str = "7bf92f3577b34da6a3ce929d0e0e4739";
 const UNKNOWN: &str = "00000000000000000000000000000042";
 
 fn fixture(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tempo/3.0.3").join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    contract::fixture(format!("tempo/3.0.3/{rel}"))
 }
 
 fn json(rel: &str) -> ResponseTemplate {
@@ -44,19 +45,11 @@ async fn tempo(search: &str) -> (MockServer, TempoClient) {
     (server, c)
 }
 
-fn sent(method: &str, p: &str, handler: &str, status: u16, trace_id: &str) -> Sent {
-    Sent { step: 0, method: method.into(), path: p.into(), handler: handler.into(), status, trace_id: trace_id.into(), echoed_trace_id: Some(trace_id.into()), llm: None }
-}
-
-fn record(sent: Vec<Sent>) -> TrafficRecord {
-    TrafficRecord { scenario: "contract".into(), started: SystemTime::now(), finished: SystemTime::now(), sent }
-}
-
 fn traffic() -> TrafficRecord {
     record(vec![
         sent("GET", "/items/7", "/items/{item_id}", 200, ITEMS),
         sent("GET", "/error", "/error", 500, ERROR),
-        Sent { llm: Some(LlmCall { model: "gpt-4o".into(), provider: "openai".into(), fail: None }), ..sent("POST", "/llm/chat", "/llm/chat", 200, LLM) },
+        chat(LLM),
     ])
 }
 

@@ -254,6 +254,12 @@ pub fn catalogue_for(stack_dir: &Path, explicit: Option<&Path>) -> Result<Option
     })
 }
 
+/// [`catalogue_for`] of a stack already read: `reference_app` says whether its
+/// service under test is the reference app (no compose re-read).
+pub fn catalogue_known(stack_dir: &Path, explicit: Option<&Path>, reference_app: bool) -> Result<Option<(Catalogue, String)>, LintError> {
+    catalogue_lookup(stack_dir, explicit, || Ok(reference_app))
+}
+
 /// [`catalogue_for`], asking `reference_app` (is the service under test the reference app?) only when needed.
 fn catalogue_lookup(
     stack_dir: &Path,

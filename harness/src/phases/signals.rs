@@ -417,7 +417,7 @@ pub async fn catalogue(engine: &Engine, record: Option<&TrafficRecord>, results:
     }
     let app = engine.url("app").unwrap_or_default();
     // The traffic's absence comes first; then the rest of the needs, in order.
-    engine.run(PHASE, "app.catalogue_current", needs, crate::catalogue_record::catalogue_current(&app, stack_dir, None)).await
+    engine.run(PHASE, "app.catalogue_current", needs, crate::catalogue_record::catalogue_current_known(&app, stack_dir, reference)).await
 }
 
 /// The phase, watched: a backend container that goes ends it at once, as one failure.

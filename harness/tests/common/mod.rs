@@ -1,5 +1,7 @@
-//! Helpers shared by the test files that work on copies of the bundled stack.
+//! Helpers shared by the test files: copies of the bundled stack, planted secrets, raw HTTP, and (in [`contract`]) what the contract tests share.
 #![allow(dead_code)]
+
+pub mod contract;
 
 use std::path::{Path, PathBuf};
 
