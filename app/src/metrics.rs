@@ -337,11 +337,10 @@ impl Collector for ProcessCollector {
         if let Ok(fds) = me.fd_count() {
             gauges.push(("process_open_fds", "Number of open file descriptors", fds as f64));
         }
-        if let Ok(limits) = me.limits() {
-            if let procfs::process::LimitValue::Value(v) = limits.max_open_files.soft_limit {
+        if let Ok(limits) = me.limits()
+            && let procfs::process::LimitValue::Value(v) = limits.max_open_files.soft_limit {
                 gauges.push(("process_max_fds", "Maximum number of open file descriptors", v as f64));
             }
-        }
         for (name, help, value) in gauges {
             let g = ConstGauge::new(value);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;

@@ -423,12 +423,11 @@ async fn stack(cmd: StackCmd) -> i32 {
                 Ok(state) => {
                     eprint!("{}", state.timing_report());
                     println!("OBS_STACK_STATE={}", files.state.display());
-                    if nextest_env {
-                        if let Err(e) = keeper::write_nextest_env(&files) {
+                    if nextest_env
+                        && let Err(e) = keeper::write_nextest_env(&files) {
                             eprintln!("obs-harness: {e}");
                             return 2;
                         }
-                    }
                     0
                 }
                 Err(e) => {

@@ -271,7 +271,7 @@ pub async fn check(mut opts: CheckOptions) -> i32 {
     results.push(current);
     // The telemetry snapshot: written by `snapshot`, compared by `check` when the stack has one.
     let file = compose.parent().unwrap_or(&opts.stack_dir).join(crate::snapshot::FILE_NAME);
-    let mode = opts.snapshot.clone().or_else(|| file.is_file().then(|| phases::telemetry::SnapshotMode { file, accept: false, semconv: None }));
+    let mode = opts.snapshot.clone().or_else(|| file.is_file().then_some(phases::telemetry::SnapshotMode { file, accept: false, semconv: None }));
     if let (Some(mode), Some(record)) = (&mode, &record) {
         results.push(phases::telemetry::telemetry(&engine, record, mode, timeout).await);
     }

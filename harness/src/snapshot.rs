@@ -1152,12 +1152,20 @@ type Renames = Vec<(&'static str, &'static str)>;
 const DEPRECATED_BY_1_20: &[(&str, &str)] = &[("http.user_agent", "user_agent.original")];
 
 /// Requirement levels of an HTTP server span's attributes (or of the server
-/// duration metric's attributes), per version.
+/// duration metric's attributes), per version. Read from the upstream tables at
+/// their tags: opentelemetry-specification v1.20.0 and semantic-conventions
+/// v1.23.0. Conditions this check cannot judge from names alone (`error.type`
+/// "if the request ended with an error", a port "if not default",
+/// `network.protocol.name` "if not http", `url.query` "if one was received")
+/// are not asked for; of the Recommended ones, only those every server knows.
 struct Requirements {
     required: &'static [&'static str],
     /// Conditionally Required whose condition a finished server request meets
     /// (a status code was sent; a route, when one matched).
     conditional: &'static [&'static str],
+    /// Conditionally Required when the second attribute is set (`server.port`
+    /// "If `server.address` is set").
+    with: &'static [(&'static str, &'static str)],
     recommended: &'static [&'static str],
 }
 
@@ -1165,6 +1173,7 @@ struct Requirements {
 const SPAN_1_20: Requirements = Requirements {
     required: &["http.method", "http.scheme", "http.target", "net.host.name"],
     conditional: &["http.status_code", "http.route"],
+    with: &[],
     recommended: &[],
 };
 
@@ -1172,13 +1181,15 @@ const SPAN_1_20: Requirements = Requirements {
 const SPAN_STABLE: Requirements = Requirements {
     required: &["http.request.method", "url.path", "url.scheme"],
     conditional: &["http.response.status_code", "http.route"],
-    recommended: &["server.address", "server.port"],
+    with: &[("server.port", "server.address")],
+    recommended: &["server.address"],
 };
 
 /// v1.20.0 `specification/metrics/semantic_conventions/http-metrics.md`, `http.server.duration`.
 const METRIC_1_20: Requirements = Requirements {
     required: &["http.method", "http.scheme", "net.host.name"],
     conditional: &["http.status_code", "http.route"],
+    with: &[],
     recommended: &[],
 };
 
@@ -1187,6 +1198,7 @@ const METRIC_1_20: Requirements = Requirements {
 const METRIC_STABLE: Requirements = Requirements {
     required: &["http.request.method", "url.scheme"],
     conditional: &["http.response.status_code", "http.route"],
+    with: &[],
     recommended: &[],
 };
 
@@ -1263,6 +1275,11 @@ pub fn semconv_check(shape: &Shape, version: &str) -> Vec<SemconvFinding> {
                 ));
             } else {
                 out.push(finding(SemconvProblem::ConditionallyRequiredMissing, subject, &tr(r), format!("lacks {} (Conditionally Required in semconv {label}; its condition holds for a served request)", tr(r))));
+            }
+        }
+        for (r, when) in req.with {
+            if keys.contains(&tr(when)) && !keys.contains(&tr(r)) {
+                out.push(finding(SemconvProblem::ConditionallyRequiredMissing, subject, &tr(r), format!("lacks {} (Conditionally Required in semconv {label} when {} is set, as it is)", tr(r), tr(when))));
             }
         }
         for r in req.recommended {

@@ -9,6 +9,7 @@
 //! - a Jaeger serving the 2.21 behaviour (v1 `/api/services`, `/api/traces`
 //!   removed: 404 `text/plain`), which the v1 client failed;
 //! - the cross-signal `correlate` over Jaeger, Loki and Prometheus fixtures.
+//!
 //! No Docker.
 
 mod common;

@@ -63,7 +63,7 @@ async fn prometheus(rename: Option<(&str, &str)>) -> (MockServer, PrometheusClie
 async fn tempo() -> (MockServer, TempoClient) {
     let server = MockServer::start().await;
     for (id, rel) in [(ITEMS, "trace-items.json"), (ERROR, "trace-error.json"), (LLM, "trace-llm.json")] {
-        Mock::given(path(format!("/api/v2/traces/{id}"))).respond_with(json(fixture(&format!("tempo/3.0.3/{rel}")))).mount(&server).await;
+        Mock::given(path(format!("/api/v2/traces/{id}"))).respond_with(json(fixture(format!("tempo/3.0.3/{rel}")))).mount(&server).await;
     }
     Mock::given(path_regex("^/api/v2/traces/.+")).respond_with(json(fixture("tempo/3.0.3/trace-not-found.json"))).with_priority(10).mount(&server).await;
     let c = TempoClient::new(server.uri());
@@ -78,7 +78,7 @@ async fn loki(selector: &str, status: u16, body: &str) -> (MockServer, LokiClien
         .and(path("/loki/api/v1/query_range"))
         .and(query_param("query", selector))
         .and(header("X-Scope-OrgID", "docker"))
-        .respond_with(ResponseTemplate::new(status).set_body_raw(fixture(&format!("loki/3.4.6/{body}")), ct))
+        .respond_with(ResponseTemplate::new(status).set_body_raw(fixture(format!("loki/3.4.6/{body}")), ct))
         .mount(&server)
         .await;
     let c = LokiClient::new(server.uri()).with_tenant("docker");
@@ -155,7 +155,8 @@ async fn the_shape_of_recorded_answers() {
 }
 
 /// The reference app's spans checked against the stable HTTP conventions:
-/// what it emits is right, and what it lacks (`server.address`, `server.port`) is named.
+/// what it emits is right, and what it lacks (`server.address`, Recommended)
+/// is named; `server.port` is asked for only with `server.address`.
 #[tokio::test]
 async fn the_reference_apps_spans_meet_the_stable_http_conventions() {
     let (_t, tempo) = tempo().await;
@@ -165,11 +166,14 @@ async fn the_reference_apps_spans_meet_the_stable_http_conventions() {
     let got: Vec<(SemconvProblem, String, String)> = findings.iter().map(|f| (f.problem, f.subject.clone(), f.name.clone())).collect();
     let mut want = Vec::new();
     for route in ["/error", "/items/{item_id}", "/llm/chat"] {
-        for name in ["server.address", "server.port"] {
-            want.push((SemconvProblem::RecommendedMissing, format!("span {route}"), name.to_string()));
-        }
+        want.push((SemconvProblem::RecommendedMissing, format!("span {route}"), "server.address".to_string()));
     }
     assert_eq!(got, want);
+    // A span with `server.address` but no `server.port` lacks a Conditionally Required attribute.
+    let mut with_address = shape.clone();
+    with_address.traces.as_mut().unwrap().spans.get_mut("/error").unwrap().attributes.insert("server.address".into());
+    let port: Vec<_> = snapshot::semconv_check(&with_address, "1.23").into_iter().filter(|f| f.subject == "span /error").map(|f| (f.problem, f.name)).collect();
+    assert_eq!(port, [(SemconvProblem::ConditionallyRequiredMissing, "server.port".to_string())]);
     // Under 1.20 its names are the later ones.
     assert!(snapshot::semconv_check(&shape, "1.20").iter().any(|f| f.problem == SemconvProblem::NotInVersion && f.name == "http.request.method"));
 }
@@ -185,7 +189,7 @@ async fn traces_from_jaeger_api_v3_and_a_real_hotrod_trace() {
         ("4bf92f3577b34da6a3ce929d0e0e4738", "trace-error.json"),
         ("4bf92f3577b34da6a3ce929d0e0e473b", "trace-llm.json"),
     ] {
-        Mock::given(path(format!("/api/v3/traces/{id}"))).respond_with(json(fixture(&format!("jaeger/api_v3/{rel}")))).mount(&server).await;
+        Mock::given(path(format!("/api/v3/traces/{id}"))).respond_with(json(fixture(format!("jaeger/api_v3/{rel}")))).mount(&server).await;
     }
     Mock::given(path(format!("/api/v3/traces/{HOTROD}"))).respond_with(json(upstream("jaeger-api-v3/GetTrace.hotrod-capture.jaeger-ui-pr4129.json"))).mount(&server).await;
     let jaeger = JaegerClient::new(server.uri());

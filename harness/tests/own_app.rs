@@ -11,6 +11,7 @@
 //! - a metric the stack renames fails the expectation that reads it and the
 //!   telemetry snapshot, with the query, what was seen and the diff; `--accept`
 //!   records the new shape.
+//!
 //! `upstream_*` tests add Loki, Promtail and Tempo (`OBS_IMAGE_LOKI`,
 //! `OBS_IMAGE_PROMTAIL`, `OBS_IMAGE_TEMPO`; the air-gapped profile leaves them
 //! out by name): every expectation passes, a dropped log label fails

@@ -96,7 +96,7 @@ async fn two_stacks_at_once_both_come_up_and_go() {
 async fn bad_config_names_the_service_and_shows_its_logs() {
     let dir = tempfile::tempdir().unwrap();
     let stack_dir = dir.path().join("stack");
-    copy_dir(&obs_harness::stack::bundled_compose_file().parent().unwrap().to_path_buf(), &stack_dir);
+    copy_dir(obs_harness::stack::bundled_compose_file().parent().unwrap(), &stack_dir);
     std::fs::write(stack_dir.join("prometheus/prometheus.yml"), "global:\n  scrape_interval: not-a-duration\n").unwrap();
     let opts = StackOptions::new(stack_dir.join("docker-compose.yml"))
         .with_images(obs_harness::stack::images::ImageMode::Airgapped)

@@ -217,11 +217,10 @@ impl GrafanaClient {
     /// The datasource's own health check, run by Grafana against the backend.
     pub async fn datasource_health(&self, uid: &str) -> Result<DatasourceHealth, BackendError> {
         let a = self.http.get(&format!("/api/datasources/uid/{uid}/health"), &[]).await?;
-        if a.is_success() || a.status == 400 {
-            if let Ok(h) = a.json::<DatasourceHealth>() {
+        if (a.is_success() || a.status == 400)
+            && let Ok(h) = a.json::<DatasourceHealth>() {
                 return Ok(h);
             }
-        }
         a.success()?.json()
     }
 
@@ -282,13 +281,11 @@ impl GrafanaClient {
         let body = json!({ "queries": [query], "from": ms(from), "to": ms(to) });
         let a = self.http.post_json("/api/ds/query", &body).await?;
         // Grafana answers a failing query with 4xx/5xx and the same shape: keep the per-query error.
-        if !a.is_success() {
-            if let Ok(r) = a.json::<DsQueryResponse>() {
-                if r.results.values().any(|r| r.error.is_some()) {
+        if !a.is_success()
+            && let Ok(r) = a.json::<DsQueryResponse>()
+                && r.results.values().any(|r| r.error.is_some()) {
                     return Ok(r);
                 }
-            }
-        }
         a.success()?.json()
     }
 }

@@ -426,8 +426,8 @@ fn traces_or_none(a: Answer) -> Result<Option<TracesData>, BackendError> {
             None => Err(no_route(a)),
         };
     }
-    if !(200..300).contains(&a.status) {
-        if let Some(e) = v3_error(&a.body) {
+    if !(200..300).contains(&a.status)
+        && let Some(e) = v3_error(&a.body) {
             return Err(BackendError::Api {
                 url: a.url,
                 status: a.status,
@@ -436,7 +436,6 @@ fn traces_or_none(a: Answer) -> Result<Option<TracesData>, BackendError> {
                 hint: "Jaeger rejected the query (api_v3 parameters, time window) or its storage failed; see its logs".into(),
             });
         }
-    }
     let a = a.success()?;
     let w: Wrapped = a.json()?;
     Ok(Some(w.result.unwrap_or_default()))

@@ -145,7 +145,7 @@ fn trace_or_none(a: Answer, trace_id: &str) -> Result<Option<Trace>, BackendErro
 /// An OTLP JSON id as hex: hex stays (16 or 32 digits), base64 (protobuf JSON of
 /// `bytes`, as Tempo writes ids) is decoded.
 pub fn decode_id(id: &str) -> String {
-    let hex = id.len() % 2 == 0 && !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit());
+    let hex = id.len().is_multiple_of(2) && !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit());
     if id.is_empty() || (hex && (id.len() == 16 || id.len() == 32)) {
         return id.to_ascii_lowercase();
     }

@@ -88,7 +88,6 @@ pub const DOWN_SCRAPES: usize = 3;
 /// as a wrong `metrics_path`'s 404) for [`DOWN_SCRAPES`] distinct scrapes fails
 /// at once (a broken scrape path used to take the whole 60 s); refused
 /// connections and unknown hosts, which a starting container shows, keep waiting.
-
 pub async fn target_up(client: &PrometheusClient, job: &str, timeout: Duration) -> Verdict {
     let url = client.url("/api/v1/targets", &[]);
     // Distinct failed scrapes seen per target (by their lastScrape time): after

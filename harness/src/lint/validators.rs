@@ -81,7 +81,8 @@ pub(super) fn run(st: &Stack, images: &BTreeMap<String, String>, enabled: bool, 
             Ok((true, _)) => report.ran.push(RanCheck { name, file: rel, passed: true }),
             Ok((false, text)) => {
                 report.ran.push(RanCheck { name: name.clone(), file: rel.clone(), passed: false });
-                let line = regex::Regex::new(r"line (\d+)").ok().and_then(|re| re.captures(&text).and_then(|c| c[1].parse().ok())).unwrap_or(1);
+                static LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"line (\d+)").unwrap());
+                let line = LINE.captures(&text).and_then(|c| c[1].parse().ok()).unwrap_or(1);
                 report.findings.push(finding(
                     v.rule,
                     &rel,

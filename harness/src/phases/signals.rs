@@ -190,7 +190,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
         return (Some(record), results);
     }
     let record = match engine.decide(&traffic) {
-        None => match traffic::drive(&targets.url("app").expect("decided"), &opts.scenario).await {
+        None => match traffic::drive(targets.url("app").expect("decided"), &opts.scenario).await {
             Ok(r) => Some(r),
             Err(e) => {
                 results.push(engine.result(PHASE, "traffic.scenario", traffic.clone(), Verdict::Failed { message: e.to_string() }, Duration::ZERO));

@@ -76,33 +76,6 @@ impl ImageRef {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registries_tags_and_digests() {
-        let i = ImageRef::parse("quay.io/prometheus/prometheus:v3.5.0");
-        assert_eq!((i.registry.as_deref(), i.repository.as_str(), i.version()), (Some("quay.io"), "prometheus/prometheus", Some("3.5.0")));
-        let i = ImageRef::parse("localhost:5000/grafana/loki@sha256:abc");
-        assert_eq!((i.registry.as_deref(), i.repository.as_str(), i.tag.as_deref(), i.digest.as_deref()), (Some("localhost:5000"), "grafana/loki", None, Some("sha256:abc")));
-        let i = ImageRef::parse("docker.io/library/nginx:1.27");
-        assert!(i.is("nginx") && !i.is("nginx/nginx"));
-        let i = ImageRef::parse("cr.jaegertracing.io/jaegertracing/jaeger:2.19.0@sha256:ede4");
-        assert_eq!((i.repository.as_str(), i.tag.as_deref()), ("jaegertracing/jaeger", Some("2.19.0")));
-        assert_eq!(ImageRef::parse("prom/prometheus").tag, None);
-    }
-
-    #[test]
-    fn whole_components_never_substrings() {
-        assert!(!ImageRef::parse("jaegertracing/example-hotrod:1.51").is_any(&["jaegertracing/jaeger", "jaegertracing/all-in-one"]));
-        assert!(ImageRef::parse("mirror.gcr.io/prom/prometheus").is("prom/prometheus"));
-        assert!(ImageRef::parse("harbor.example/dockerhub/prom/prometheus:v3.1.0").is("prom/prometheus"));
-        assert!(!ImageRef::parse("myprom/prometheus").is("prom/prometheus"));
-        assert!(!ImageRef::parse("stefanprodan/swarmprom-prometheus:v2.5.0").is("prom/prometheus"));
-    }
-}
-
 /// `(repository without registry, tag)` of an image reference.
 pub fn split_image(image: &str) -> (String, String) {
     let image = image.split('@').next().unwrap_or(image);
@@ -132,4 +105,31 @@ pub fn parse_service_image(s: &str) -> Result<(String, String), String> {
 pub fn image_override(service: &str) -> Option<String> {
     let var = format!("OBS_IMAGE_{}", service.to_uppercase().replace(['-', '.'], "_"));
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_tags_and_digests() {
+        let i = ImageRef::parse("quay.io/prometheus/prometheus:v3.5.0");
+        assert_eq!((i.registry.as_deref(), i.repository.as_str(), i.version()), (Some("quay.io"), "prometheus/prometheus", Some("3.5.0")));
+        let i = ImageRef::parse("localhost:5000/grafana/loki@sha256:abc");
+        assert_eq!((i.registry.as_deref(), i.repository.as_str(), i.tag.as_deref(), i.digest.as_deref()), (Some("localhost:5000"), "grafana/loki", None, Some("sha256:abc")));
+        let i = ImageRef::parse("docker.io/library/nginx:1.27");
+        assert!(i.is("nginx") && !i.is("nginx/nginx"));
+        let i = ImageRef::parse("cr.jaegertracing.io/jaegertracing/jaeger:2.19.0@sha256:ede4");
+        assert_eq!((i.repository.as_str(), i.tag.as_deref()), ("jaegertracing/jaeger", Some("2.19.0")));
+        assert_eq!(ImageRef::parse("prom/prometheus").tag, None);
+    }
+
+    #[test]
+    fn whole_components_never_substrings() {
+        assert!(!ImageRef::parse("jaegertracing/example-hotrod:1.51").is_any(&["jaegertracing/jaeger", "jaegertracing/all-in-one"]));
+        assert!(ImageRef::parse("mirror.gcr.io/prom/prometheus").is("prom/prometheus"));
+        assert!(ImageRef::parse("harbor.example/dockerhub/prom/prometheus:v3.1.0").is("prom/prometheus"));
+        assert!(!ImageRef::parse("myprom/prometheus").is("prom/prometheus"));
+        assert!(!ImageRef::parse("stefanprodan/swarmprom-prometheus:v2.5.0").is("prom/prometheus"));
+    }
 }

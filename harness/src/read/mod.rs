@@ -149,9 +149,8 @@ fn flow_too_deep(text: &str) -> Option<(usize, usize)> {
             let c = b[i];
             let next = b.get(i + 1).copied();
             if let Some(q) = quote {
-                if q == b'"' && c == b'\\' {
-                    i += 1;
-                } else if c == q && q == b'\'' && next == Some(b'\'') {
+                // A backslash escape in "…", a doubled quote in '…': skip the next byte.
+                if (q == b'"' && c == b'\\') || (c == q && q == b'\'' && next == Some(b'\'')) {
                     i += 1;
                 } else if c == q {
                     quote = None;

@@ -49,7 +49,7 @@ impl RunReport {
     /// blocks until the handler exits the process: the run goes no further.
     pub fn write_tracked(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         static HOOKED: std::sync::Once = std::sync::Once::new();
-        HOOKED.call_once(|| crate::stack::cleanup::on_signal(|sig, phase| write_interrupted(sig, phase)));
+        HOOKED.call_once(|| crate::stack::cleanup::on_signal(write_interrupted));
         // After a signal the run goes no further than this: the handler exits the process.
         crate::stack::cleanup::wait_for_signal_exit();
         let mut last = last_written().lock().unwrap_or_else(|p| p.into_inner());

@@ -101,15 +101,14 @@ impl BinaryImage {
         // the build context (it holds the binaries in memory). An image of the same
         // tag built before images were labelled is rebuilt, and its old copy removed.
         let mut unlabelled = None;
-        if let Ok(docker) = bollard::Docker::connect_with_local_defaults() {
-            if let Ok(existing) = docker.inspect_image(&reference).await {
+        if let Ok(docker) = bollard::Docker::connect_with_local_defaults()
+            && let Ok(existing) = docker.inspect_image(&reference).await {
                 let labelled = existing.config.and_then(|c| c.labels).is_some_and(|l| l.get(crate::stack::cleanup::LABEL).is_some_and(|v| v == "1"));
                 if labelled {
                     return Ok(reference);
                 }
                 unlabelled = existing.id;
             }
-        }
         let entrypoint = serde_json::to_string(&self.entrypoint).expect("strings serialise");
         let dockerfile = format!("FROM scratch\nCOPY rootfs/ /\nLABEL {}=1\nENTRYPOINT {entrypoint}\n", crate::stack::cleanup::LABEL);
         build_streamed(&reference, &dockerfile, &self.files).await?;
@@ -367,11 +366,10 @@ pub fn harness_binary() -> Result<PathBuf, ImageError> {
     if let Ok(p) = std::env::var("OBS_HARNESS_BIN") {
         return Ok(PathBuf::from(p));
     }
-    if let Ok(me) = std::env::current_exe() {
-        if me.file_name().is_some_and(|n| n == "obs-harness") {
+    if let Ok(me) = std::env::current_exe()
+        && me.file_name().is_some_and(|n| n == "obs-harness") {
             return Ok(me);
         }
-    }
     newest_in_target("obs-harness", "run `cargo build -p obs-harness` or set OBS_HARNESS_BIN")
 }
 

@@ -152,13 +152,11 @@ pub fn locate(text: &str, at: &YamlPath, on_key: bool) -> Option<(usize, usize)>
     let mut on_key = on_key;
     loop {
         let nav = Nav { path, on_key };
-        if let Err(e) = nav.deserialize(serde_yaml::Deserializer::from_str(text)) {
-            if e.to_string().contains(HERE) {
-                if let Some(l) = e.location() {
+        if let Err(e) = nav.deserialize(serde_yaml::Deserializer::from_str(text))
+            && e.to_string().contains(HERE)
+                && let Some(l) = e.location() {
                     return Some((l.line(), l.column()));
                 }
-            }
-        }
         if path.is_empty() {
             return None;
         }
@@ -589,11 +587,10 @@ impl RequestFilter {
                 );
             }
         }
-        if let Some(m) = &self.method {
-            if !METHODS.contains(&m.to_ascii_uppercase().as_str()) {
+        if let Some(m) = &self.method
+            && !METHODS.contains(&m.to_ascii_uppercase().as_str()) {
                 out.push(Problem::value(at.key("method"), format!("unknown method {m:?}")).hint(format!("one of {}", METHODS.join(", "))));
             }
-        }
         out
     }
 }
@@ -1121,11 +1118,10 @@ impl Expectation {
                 if asserted.is_empty() {
                     out.push(Problem::value(at.clone(), "a logql expectation asserts nothing").hint("add any of lines, labels, regex, trace_ids"));
                 }
-                if let Some(r) = &self.regex {
-                    if let Err(e) = regex::Regex::new(r.pattern()) {
+                if let Some(r) = &self.regex
+                    && let Err(e) = regex::Regex::new(r.pattern()) {
                         out.push(Problem::value(at.key("regex").key(r.mode()), format!("invalid regular expression: {e}")));
                     }
-                }
                 if let Some(Requests::Matching(f)) = &self.trace_ids {
                     out.extend(f.problems(&at.key("trace_ids"), steps));
                 }

@@ -125,11 +125,10 @@ impl Step {
         if self.count == Some(0) {
             out.push(Problem::value(at.key("count"), "`count` must be at least 1").hint("remove the step to send nothing"));
         }
-        if let Some(rate) = self.rate {
-            if !rate.is_finite() || rate <= 0.0 {
+        if let Some(rate) = self.rate
+            && (!rate.is_finite() || rate <= 0.0) {
                 out.push(Problem::value(at.key("rate"), format!("`rate` must be a positive number of requests per second, not {rate}")));
             }
-        }
         if let Some(d) = self.duration {
             match self.rate {
                 None => out.push(Problem::key(at.key("duration"), "`duration` needs a `rate`").hint("e.g. `rate: 5` with `duration: 30s` sends 150 requests")),
@@ -288,7 +287,7 @@ impl HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 || ms == 0 {
+        if !ms.is_multiple_of(1000) || ms == 0 {
             return write!(f, "{ms}ms");
         }
         let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
