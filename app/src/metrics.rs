@@ -339,8 +339,8 @@ impl Collector for ProcessCollector {
         }
         if let Ok(limits) = me.limits()
             && let procfs::process::LimitValue::Value(v) = limits.max_open_files.soft_limit {
-                gauges.push(("process_max_fds", "Maximum number of open file descriptors", v as f64));
-            }
+            gauges.push(("process_max_fds", "Maximum number of open file descriptors", v as f64));
+        }
         for (name, help, value) in gauges {
             let g = ConstGauge::new(value);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;

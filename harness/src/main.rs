@@ -425,9 +425,9 @@ async fn stack(cmd: StackCmd) -> i32 {
                     println!("OBS_STACK_STATE={}", files.state.display());
                     if nextest_env
                         && let Err(e) = keeper::write_nextest_env(&files) {
-                            eprintln!("obs-harness: {e}");
-                            return 2;
-                        }
+                        eprintln!("obs-harness: {e}");
+                        return 2;
+                    }
                     0
                 }
                 Err(e) => {

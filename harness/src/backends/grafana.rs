@@ -219,8 +219,8 @@ impl GrafanaClient {
         let a = self.http.get(&format!("/api/datasources/uid/{uid}/health"), &[]).await?;
         if (a.is_success() || a.status == 400)
             && let Ok(h) = a.json::<DatasourceHealth>() {
-                return Ok(h);
-            }
+            return Ok(h);
+        }
         a.success()?.json()
     }
 
@@ -283,9 +283,10 @@ impl GrafanaClient {
         // Grafana answers a failing query with 4xx/5xx and the same shape: keep the per-query error.
         if !a.is_success()
             && let Ok(r) = a.json::<DsQueryResponse>()
-                && r.results.values().any(|r| r.error.is_some()) {
-                    return Ok(r);
-                }
+            && r.results.values().any(|r| r.error.is_some())
+        {
+            return Ok(r);
+        }
         a.success()?.json()
     }
 }

@@ -428,14 +428,14 @@ fn traces_or_none(a: Answer) -> Result<Option<TracesData>, BackendError> {
     }
     if !(200..300).contains(&a.status)
         && let Some(e) = v3_error(&a.body) {
-            return Err(BackendError::Api {
-                url: a.url,
-                status: a.status,
-                error_type: e.http_code.to_string(),
-                error: e.message,
-                hint: "Jaeger rejected the query (api_v3 parameters, time window) or its storage failed; see its logs".into(),
-            });
-        }
+        return Err(BackendError::Api {
+            url: a.url,
+            status: a.status,
+            error_type: e.http_code.to_string(),
+            error: e.message,
+            hint: "Jaeger rejected the query (api_v3 parameters, time window) or its storage failed; see its logs".into(),
+        });
+    }
     let a = a.success()?;
     let w: Wrapped = a.json()?;
     Ok(Some(w.result.unwrap_or_default()))

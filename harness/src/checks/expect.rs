@@ -260,8 +260,8 @@ fn judge_logql(kind: Kind<'_>, result: &LokiResult, selected: &[&Sent], re: Opti
     let mut unmet = Vec::new();
     if let Some(c) = want_lines
         && !c.matches(lines.len() as u64) {
-            unmet.push(format!("{} line(s), want {c}", lines.len()));
-        }
+        unmet.push(format!("{} line(s), want {c}", lines.len()));
+    }
     if !labels.is_empty() {
         let streams = result.streams();
         if streams.is_empty() {
@@ -318,8 +318,8 @@ async fn logql(e: &Expectation, client: &LokiClient, kind: Kind<'_>, record: &Tr
     let selected = trace_ids.map(|r| r.select(record)).unwrap_or_default();
     if let Some(r) = trace_ids
         && selected.is_empty() {
-            return Verdict::Failed { message: format!("no request sent matches {} (trace_ids of `{query}`): nothing to look for", r.filter()) };
-        }
+        return Verdict::Failed { message: format!("no request sent matches {} (trace_ids of `{query}`): nothing to look for", r.filter()) };
+    }
     let (start, end) = record_window(record);
     let eventually = Eventually::new(format!("the lines of `{query}` to satisfy the expectation")).with_timeout(timeout);
     let wait = eventually.until(|| async {
@@ -389,8 +389,8 @@ pub fn span_problems(trace: &Trace, spans: &[SpanAssertion], sent: Option<&Sent>
         for s in named {
             if let Some(k) = a.kind
                 && s.kind != kind_of(k) {
-                    bad.push(format!("span {name:?} has kind {:?} (want {k:?})", s.kind));
-                }
+                bad.push(format!("span {name:?} has kind {:?} (want {k:?})", s.kind));
+            }
             if let Some(st) = a.status {
                 let is = status_of(s);
                 if is != st {
@@ -574,9 +574,9 @@ async fn alert(name: &str, ruler: Ruler, cause: &[Step], expectation: &str, ctx:
     // A rule that is not loaded can never fire: say so at once.
     if let Ok(rules) = &rules
         && !rules.rules().any(|(_, r)| r.kind == "alerting" && r.name == name) {
-            let loaded: Vec<&str> = rules.rules().filter(|(_, r)| r.kind == "alerting").map(|(_, r)| r.name.as_str()).collect();
-            return Verdict::Failed { message: format!("no alerting rule `{name}` is loaded (alerting rules: {}; looked at {url})", list(&loaded, 10)) };
-        }
+        let loaded: Vec<&str> = rules.rules().filter(|(_, r)| r.kind == "alerting").map(|(_, r)| r.name.as_str()).collect();
+        return Verdict::Failed { message: format!("no alerting rule `{name}` is loaded (alerting rules: {}; looked at {url})", list(&loaded, 10)) };
+    }
     let cause_scenario = Scenario {
         name: format!("expect.{expectation} cause"),
         concurrency: 4,

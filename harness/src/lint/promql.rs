@@ -295,8 +295,8 @@ fn semantic_inner(e: &Expr, cat: Option<&Catalogue>, families: &mut BTreeSet<Str
             "rate" | "irate" | "increase" => {
                 if let (Some(cat), Some(Expr::MatrixSelector(ms))) = (cat, c.args.args.first().map(|a| a.as_ref()))
                     && let Some(i) = rate_of(c.func.name, &ms.vs, cat, families) {
-                        out.push(i);
-                    }
+                    out.push(i);
+                }
             }
             _ => {}
         }

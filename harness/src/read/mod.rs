@@ -110,17 +110,22 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result
         });
     }
     serde_yaml::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        ReadError::Yaml {
-            path: path.to_owned(),
-            line,
-            col,
-            message: e.to_string(),
-        }
+        let (at, message) = yaml_error(&e);
+        let (line, col) = at.unwrap_or((1, 1));
+        ReadError::Yaml { path: path.to_owned(), line, col, message }
     })
+}
+
+/// Where serde_yaml located an error (line, column) and its message without the
+/// ` at line L column C` it ends with, for errors that say `file:line:column:` first.
+pub fn yaml_error(e: &serde_yaml::Error) -> (Option<(usize, usize)>, String) {
+    let at = e.location().map(|l| (l.line(), l.column()));
+    let message = e.to_string();
+    let message = match at {
+        Some((line, column)) => message.strip_suffix(&format!(" at line {line} column {column}")).map_or_else(|| message.clone(), str::to_owned),
+        None => message,
+    };
+    (at, message)
 }
 
 /// Deepest `[`/`{` nesting [`parse_yaml`] hands to serde_yaml (whose own recursion

@@ -103,12 +103,12 @@ impl BinaryImage {
         let mut unlabelled = None;
         if let Ok(docker) = bollard::Docker::connect_with_local_defaults()
             && let Ok(existing) = docker.inspect_image(&reference).await {
-                let labelled = existing.config.and_then(|c| c.labels).is_some_and(|l| l.get(crate::stack::cleanup::LABEL).is_some_and(|v| v == "1"));
-                if labelled {
-                    return Ok(reference);
-                }
-                unlabelled = existing.id;
+            let labelled = existing.config.and_then(|c| c.labels).is_some_and(|l| l.get(crate::stack::cleanup::LABEL).is_some_and(|v| v == "1"));
+            if labelled {
+                return Ok(reference);
             }
+            unlabelled = existing.id;
+        }
         let entrypoint = serde_json::to_string(&self.entrypoint).expect("strings serialise");
         let dockerfile = format!("FROM scratch\nCOPY rootfs/ /\nLABEL {}=1\nENTRYPOINT {entrypoint}\n", crate::stack::cleanup::LABEL);
         build_streamed(&reference, &dockerfile, &self.files).await?;
@@ -368,8 +368,8 @@ pub fn harness_binary() -> Result<PathBuf, ImageError> {
     }
     if let Ok(me) = std::env::current_exe()
         && me.file_name().is_some_and(|n| n == "obs-harness") {
-            return Ok(me);
-        }
+        return Ok(me);
+    }
     newest_in_target("obs-harness", "run `cargo build -p obs-harness` or set OBS_HARNESS_BIN")
 }
 

@@ -154,9 +154,10 @@ pub fn locate(text: &str, at: &YamlPath, on_key: bool) -> Option<(usize, usize)>
         let nav = Nav { path, on_key };
         if let Err(e) = nav.deserialize(serde_yaml::Deserializer::from_str(text))
             && e.to_string().contains(HERE)
-                && let Some(l) = e.location() {
-                    return Some((l.line(), l.column()));
-                }
+            && let Some(l) = e.location()
+        {
+            return Some((l.line(), l.column()));
+        }
         if path.is_empty() {
             return None;
         }
@@ -589,8 +590,8 @@ impl RequestFilter {
         }
         if let Some(m) = &self.method
             && !METHODS.contains(&m.to_ascii_uppercase().as_str()) {
-                out.push(Problem::value(at.key("method"), format!("unknown method {m:?}")).hint(format!("one of {}", METHODS.join(", "))));
-            }
+            out.push(Problem::value(at.key("method"), format!("unknown method {m:?}")).hint(format!("one of {}", METHODS.join(", "))));
+        }
         out
     }
 }
@@ -1120,8 +1121,8 @@ impl Expectation {
                 }
                 if let Some(r) = &self.regex
                     && let Err(e) = regex::Regex::new(r.pattern()) {
-                        out.push(Problem::value(at.key("regex").key(r.mode()), format!("invalid regular expression: {e}")));
-                    }
+                    out.push(Problem::value(at.key("regex").key(r.mode()), format!("invalid regular expression: {e}")));
+                }
                 if let Some(Requests::Matching(f)) = &self.trace_ids {
                     out.extend(f.problems(&at.key("trace_ids"), steps));
                 }

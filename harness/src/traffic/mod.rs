@@ -127,8 +127,8 @@ impl Step {
         }
         if let Some(rate) = self.rate
             && (!rate.is_finite() || rate <= 0.0) {
-                out.push(Problem::value(at.key("rate"), format!("`rate` must be a positive number of requests per second, not {rate}")));
-            }
+            out.push(Problem::value(at.key("rate"), format!("`rate` must be a positive number of requests per second, not {rate}")));
+        }
         if let Some(d) = self.duration {
             match self.rate {
                 None => out.push(Problem::key(at.key("duration"), "`duration` needs a `rate`").hint("e.g. `rate: 5` with `duration: 30s` sends 150 requests")),
@@ -374,13 +374,9 @@ impl Scenario {
     /// A scenario from its YAML `text` (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Self, TrafficError> {
         let s: Scenario = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location();
-            TrafficError::Parse {
-                path: path.to_owned(),
-                line: loc.as_ref().map_or(0, |l| l.line()),
-                column: loc.as_ref().map_or(0, |l| l.column()),
-                message: e.to_string(),
-            }
+            let (at, message) = crate::read::yaml_error(&e);
+            let (line, column) = at.unwrap_or((0, 0));
+            TrafficError::Parse { path: path.to_owned(), line, column, message }
         })?;
         s.validate()?;
         if let Some(p) = s.problems().into_iter().next() {
@@ -745,6 +741,7 @@ mod tests {
     fn unknown_keys_are_errors_at_their_line() {
         let e = parse_err("name: x\nsteps:\n  - method: GET\n    path: /x\n    cont: 2\n");
         assert!(e.starts_with("s.yaml:5:5: invalid scenario: steps[0]: unknown field `cont`"), "{e}");
+        assert!(!e.contains(" at line "), "the location is said once: {e}");
         let e = parse_err(&format!("{HEAD}expect:\n  - name: a\n    promql: up\n    valeu: \"== 1\"\n"));
         assert!(e.starts_with("s.yaml:8:5: invalid scenario: expect[0]: unknown field `valeu`"), "{e}");
         let e = parse_err(&format!("{HEAD}expect:\n  - name: t\n    traces: {{ by_request: true }}\n    spans:\n      - name: x\n        kidn: server\n"));
