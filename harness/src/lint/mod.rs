@@ -286,15 +286,18 @@ fn catalogue_lookup(
     Ok(None)
 }
 
+/// `(datasources, [(file relative to the stack dir, dashboard JSON)])`.
+pub type Provisioned = (Vec<Datasource>, Vec<(String, serde_json::Value)>);
+
 /// The datasources and dashboards the stack's Grafana provisions, found the
 /// way the gate finds them (providers' paths mapped through the compose
-/// mounts): `(datasources, [(file relative to the stack dir, dashboard JSON)])`.
-pub fn provisioned(stack_dir: &Path) -> Result<(Vec<Datasource>, Vec<(String, serde_json::Value)>), LintError> {
+/// mounts).
+pub fn provisioned(stack_dir: &Path) -> Result<Provisioned, LintError> {
     Ok(provisioned_in(&crate::model::StackModel::load_input(stack_dir, &ComposeInput::default())?))
 }
 
 /// [`provisioned`] of a stack already read.
-pub fn provisioned_in(model: &crate::model::StackModel) -> (Vec<Datasource>, Vec<(String, serde_json::Value)>) {
+pub fn provisioned_in(model: &crate::model::StackModel) -> Provisioned {
     let st = &model.stack;
     let datasources = st.datasources.iter().flat_map(|d| d.doc.datasources.iter().cloned()).collect();
     (datasources, st.dashboards.iter().map(|d| (d.rel.clone(), d.doc.clone())).collect())

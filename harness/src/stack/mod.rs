@@ -64,7 +64,7 @@ pub enum StackError {
     #[error("service `{service}`: cannot start image {image}: {detail} (hint: {hint})")]
     Start { service: String, image: String, detail: String, hint: String },
     #[error("service `{service}` did not become ready (probe: {probe}): {wait}")]
-    NotReady { service: String, probe: String, wait: WaitError },
+    NotReady { service: String, probe: String, wait: Box<WaitError> },
     #[error("interrupted by a signal during start-up")]
     Interrupted,
     #[error("cannot read stack state {}: {detail} (hint: is `obs-harness stack up` running?)", path.display())]
@@ -907,7 +907,7 @@ async fn wait_ready(docker: &Docker, service: &str, svc: &ServiceState, probe: &
             Err(StackError::NotReady {
                 service: service.to_owned(),
                 probe: probe.to_string(),
-                wait: wait.with_logs(vec![(svc.container_name.clone(), logs)]),
+                wait: Box::new(wait.with_logs(vec![(svc.container_name.clone(), logs)])),
             })
         }
     }

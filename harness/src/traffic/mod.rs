@@ -365,6 +365,11 @@ fn default_concurrency() -> usize {
     4
 }
 
+/// LLM calls sent, per (model, provider).
+pub type LlmCalls = BTreeMap<(String, String), u64>;
+/// LLM calls that failed, per (model, provider, reason).
+pub type LlmFailures = BTreeMap<(String, String, String), u64>;
+
 impl Scenario {
     pub fn load(path: &Path) -> Result<Self, TrafficError> {
         let text = std::fs::read_to_string(path).map_err(|source| TrafficError::Read { path: path.to_owned(), source })?;
@@ -545,7 +550,7 @@ impl TrafficRecord {
     }
 
     /// LLM calls per (model, provider), failures per (model, provider, reason).
-    pub fn llm_counts(&self) -> (BTreeMap<(String, String), u64>, BTreeMap<(String, String, String), u64>) {
+    pub fn llm_counts(&self) -> (LlmCalls, LlmFailures) {
         let (mut calls, mut errors) = (BTreeMap::new(), BTreeMap::new());
         for l in self.sent.iter().filter(|s| (200..600).contains(&s.status)).filter_map(|s| s.llm.as_ref()) {
             *calls.entry((l.model.clone(), l.provider.clone())).or_insert(0) += 1;

@@ -117,6 +117,8 @@ pub(crate) fn from_addr(value: Option<(String, crate::read::compose::Origin)>, d
 }
 
 /// A link helper: the URL or `host:port` value, parsed.
+// Each kind names a link's facts in one call, one line per link; a builder would spread them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn link(ctx: &Ctx, value: &str, default_port: Option<u16>, proto: super::Proto, expects: &'static [&'static str], what: String, rule: &'static str, at: crate::read::compose::Origin) -> Link {
     let (host, port) = match crate::read::compose::host_port(value) {
         Some(hp) => hp,
