@@ -21,9 +21,14 @@ const PHASE: &str = "ruler";
 /// The stack-profile expectation the ruler's checks read: a Loki ruler alert with a cause.
 pub const EXPECTATION: &str = "ruler_alert";
 
-/// What the log-based alert needs: Loki, Promtail's push and the ruler's link to Alertmanager.
-fn alert_needs() -> Needs {
-    Needs::on(["loki"]).with_optional(["alertmanager"]).with_links(["promtail-loki", "ruler-alertmanager"]).with_expects([super::signals::REFERENCE_CAUSES])
+/// What the log-based alert `alert` needs: Loki, Promtail's push and the ruler's
+/// link to Alertmanager, and a cause (not one the scenario declares: that
+/// expectation checks it).
+fn alert_needs(alert: &str) -> Needs {
+    Needs::on(["loki"])
+        .with_optional(["alertmanager"])
+        .with_links(["promtail-loki", "ruler-alertmanager"])
+        .with_expects([super::alerts::undeclared(alert), super::signals::REFERENCE_CAUSES.to_owned()])
 }
 
 /// The Loki ruler's log-based alert, awaited while an `ErrorBurst` cause of the
@@ -71,11 +76,12 @@ pub async fn ruler_phase(engine: &Engine, expect: &RulerExpectation, timeout: Du
 /// ends the wait at once.
 pub async fn own_burst(engine: &Engine, stack: Option<&Stack>, req: &RulerAlert, started: Instant) -> CheckResult {
     let name = format!("ruler.{}", req.expect.alert);
-    if let Some((because, reason)) = engine.decide(&alert_needs()) {
-        return engine.not_run(PHASE, &name, alert_needs(), because, reason);
+    let needs = alert_needs(&req.expect.alert);
+    if let Some((because, reason)) = engine.decide(&needs) {
+        return engine.not_run(PHASE, &name, needs, because, reason);
     }
     let Some(app) = engine.url("app") else {
-        return engine.not_run(PHASE, &name, alert_needs(), "absent:app".into(), "no app to write error lines".into());
+        return engine.not_run(PHASE, &name, needs, "absent:app".into(), "no app to write error lines".into());
     };
     let traffic = CauseTraffic::start(Cause::ErrorBurst, &app);
     let fired = race(watchdog(stack, engine), ruler_alert(engine, &req.expect, req.timeout, started)).await;
@@ -147,8 +153,9 @@ pub async fn ruler_alert(engine: &Engine, expect: &RulerExpectation, timeout: Du
     let alert = expect.alert.as_str();
     let name = format!("ruler.{alert}");
     // Its error lines travel Promtail → Loki, its notification ruler → Alertmanager.
-    if let Some((because, reason)) = engine.decide(&alert_needs()) {
-        return engine.not_run(PHASE, &name, alert_needs(), because, reason);
+    let needs = alert_needs(alert);
+    if let Some((because, reason)) = engine.decide(&needs) {
+        return engine.not_run(PHASE, &name, needs, because, reason);
     }
     let targets = engine.targets();
     let (loki, loki_url) = (targets.loki().expect("decided"), targets.url("loki").expect("decided").to_owned());
@@ -171,5 +178,5 @@ pub async fn ruler_alert(engine: &Engine, expect: &RulerExpectation, timeout: Du
             Some(am) => checks::alertmanager::alert_present(&AlertmanagerClient::new(am), alert, &[], &expect.receiver, timeout).await,
         },
     };
-    engine.result(PHASE, &name, alert_needs(), verdict, started.elapsed())
+    engine.result(PHASE, &name, needs, verdict, started.elapsed())
 }

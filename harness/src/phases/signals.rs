@@ -145,6 +145,13 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     for (name, why) in expectations(&engine.targets().profile) {
         engine.lack(name, why);
     }
+    // An alert the scenario declares is checked by its expectation, with the declared cause.
+    for e in &opts.scenario.expect {
+        if let Some(rule) = &e.alert {
+            let why = format!("the scenario declares it: `{}` fires it with the cause it declares and checks it", e.check_id());
+            engine.lack(&super::alerts::undeclared(rule), Some(why));
+        }
+    }
     let mut results = reachability(engine).await;
     let targets = engine.targets();
     let prom = targets.prometheus();

@@ -260,7 +260,7 @@ impl StackState {
     pub fn not_running_reason(&self, service: &str) -> Option<String> {
         (!self.is_running(service)).then(|| {
             format!(
-                "service `{service}` is not running in this run (started: {}; images: {:?})",
+                "service `{service}` is not running in this run (started: {}; images: {:?}) (hint: give it an image with `--image {service}=IMAGE`, or name it in `--services`)",
                 self.services.keys().cloned().collect::<Vec<_>>().join(", "),
                 self.images
             )
@@ -418,13 +418,7 @@ impl Stack {
     /// Starts the selected services and waits until each is ready.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
         let mut project = ComposeProject::load_input_with(&options.compose_input(), options.model.as_deref())?;
-        let mut selected = match &options.services {
-            Some(s) => project.select(s)?,
-            None if options.images == ImageMode::Airgapped => {
-                project.services.values().filter(|p| images::airgapped_kind(p).is_some()).map(|p| p.name.clone()).collect()
-            }
-            None => project.service_names(),
-        };
+        let mut selected = selection(&project, &options)?;
         // Alertmanager by kind, whatever the service is called (`alert-router` in fixtures/stacks/shop).
         let alertmanager = |s: &String| s == "alertmanager" || project.services.get(s).is_some_and(|p| p.kind == Some("alertmanager"));
         if options.webhook && selected.iter().any(alertmanager) && !project.services.contains_key(crate::webhook::SERVICE) {
@@ -796,6 +790,22 @@ fn accelerate_copies(project: &mut ComposeProject, selected: &[String], factor: 
     Ok(Some(dir))
 }
 
+/// The services a run starts: those `--services` names, else under
+/// `ImageMode::Airgapped` the air-gapped set (by kind) and every service given
+/// an `--image`, else every service of the project.
+fn selection(project: &ComposeProject, options: &StackOptions) -> Result<Vec<String>, StackError> {
+    Ok(match &options.services {
+        Some(s) => project.select(s)?,
+        None if options.images == ImageMode::Airgapped => project
+            .services
+            .values()
+            .filter(|p| images::airgapped_kind(p).is_some() || options.image_overrides.contains_key(&p.name))
+            .map(|p| p.name.clone())
+            .collect(),
+        None => project.service_names(),
+    })
+}
+
 async fn resolve_image(plan: &ServicePlan, mode: ImageMode) -> Result<String, StackError> {
     if let Some(image) = images::image_override(&plan.name) {
         return Ok(image);
@@ -933,5 +943,29 @@ where
     match outcome {
         Ok(v) => Ok(v),
         Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected(options: &StackOptions) -> Vec<String> {
+        let project = ComposeProject::load_input_with(&options.compose_input(), None).expect("the bundled stack reads");
+        let mut s = selection(&project, options).expect("selects");
+        s.sort();
+        s
+    }
+
+    #[test]
+    fn an_image_given_on_the_command_line_joins_the_airgapped_set() {
+        let set = selected(&StackOptions::airgapped());
+        assert_eq!(set, ["alertmanager", "app", "prometheus"], "the air-gapped set by kind");
+        let with_loki = selected(&StackOptions::airgapped().with_image("loki", "local/loki:3"));
+        assert_eq!(with_loki, ["alertmanager", "app", "loki", "prometheus"]);
+        // `--services` still decides alone, and the registry mode starts everything.
+        let named = selected(&StackOptions::airgapped().with_image("loki", "local/loki:3").with_services(["prometheus".to_owned()]));
+        assert_eq!(named, ["prometheus"]);
+        assert_eq!(selected(&StackOptions::bundled()).len(), ComposeProject::load_input_with(&StackOptions::bundled().compose_input(), None).unwrap().service_names().len());
     }
 }
