@@ -157,9 +157,11 @@ fn upstream_the_shop_with_loki_and_tempo_passes_every_expectation() {
     let stack = shop_copy(&[]);
     let (code, err, report) = harness("check", stack.path(), &upstream_images());
     assert_eq!(code, Some(0), "{err}");
-    for name in ["expect.order_logs", "expect.order_traces", "app.log_lines", "app.traces", "loki.stream_labels"] {
+    for name in ["expect.order_logs", "expect.order_traces", "expect.failing_orders_logged", "app.log_lines", "app.traces", "loki.stream_labels"] {
         assert_eq!(check(&report, name)["verdict"], "passed", "{name}: {}\n{err}", check(&report, name));
     }
+    // The Loki ruler's rule is checked by the expectation that declares its cause, not again.
+    assert_eq!(check(&report, "ruler.ShopErrorLogs")["because"], "expect:undeclared:ShopErrorLogs");
 }
 
 #[test]
