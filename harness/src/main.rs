@@ -21,11 +21,11 @@ struct Cli {
 enum Cmd {
     /// The whole conformance check: lint, start the stack, drive traffic, check
     /// signals, dashboards, alerts and the Loki ruler, tear down, write reports.
-    ///
-    /// Examples:
-    ///   obs-harness check                                  # bundled stack, upstream images
-    ///   obs-harness check --images airgapped --accelerated # no registry needed
-    ///   obs-harness check --target prometheus=http://localhost:9090,loki=http://localhost:3100
+    #[command(after_help = "Examples:
+  obs-harness check                                  # bundled stack, upstream images
+  obs-harness check --images airgapped --accelerated # no registry needed
+  obs-harness check --stack my-stack --images airgapped --image loki=local/loki:3.7.8
+  obs-harness check --target prometheus=http://localhost:9090,loki=http://localhost:3100")]
     Check(CheckArgs),
     /// Record the shape of the app's telemetry during the scenario (metric families and
     /// labels, spans per route with their attributes, log labels and fields) into
@@ -114,7 +114,8 @@ struct StackSelect {
     /// Compose files (default: stack/docker-compose.yml), env files and profiles.
     #[command(flatten)]
     compose: obs_harness::read::compose::project::ComposeArgs,
-    /// Services to start, comma separated (default: all of the compose file).
+    /// Services to start, comma separated (default: all of the compose file; with
+    /// --images airgapped: the air-gapped set and every service given --image).
     ///
     /// Example: --services app,prometheus,alertmanager
     #[arg(long, value_delimiter = ',')]
@@ -133,6 +134,7 @@ struct StackSelect {
     #[arg(long, default_value_t = 1)]
     acceleration: u32,
     /// Image for one service (repeatable); wins over OBS_IMAGE_<SERVICE> and the compose file.
+    /// With --images airgapped the service joins the air-gapped set.
     ///
     /// Example: --image loki=registry.example/loki:3.7.8
     #[arg(long = "image", value_parser = parse_image)]
@@ -199,7 +201,7 @@ struct CheckArgs {
     /// Compose files (default: <STACK>'s docker-compose.yml), env files and profiles, as compose takes them.
     #[command(flatten)]
     compose: obs_harness::read::compose::project::ComposeArgs,
-    /// Services to start, comma separated (default: all; with --images airgapped: those the air-gapped set stands in for: the service marked obs-harness.role: reference-app and the prom/prometheus and prom/alertmanager images).
+    /// Services to start, comma separated (default: all; with --images airgapped: those the air-gapped set stands in for: the service marked obs-harness.role: reference-app, services labelled obs-harness.binary, the prom/prometheus and prom/alertmanager images, and every service given --image).
     ///
     /// Example: --services app,prometheus,alertmanager
     #[arg(long, value_delimiter = ',')]
@@ -233,6 +235,7 @@ struct CheckArgs {
     #[arg(long, default_value_t = 180)]
     startup_timeout: u64,
     /// Image for one service (repeatable); wins over OBS_IMAGE_<SERVICE> and the compose file.
+    /// With --images airgapped the service joins the air-gapped set.
     ///
     /// Example: --image grafana=registry.example/grafana:13.2.0
     #[arg(long = "image", value_parser = parse_image)]
@@ -298,10 +301,9 @@ enum ImagesCmd {
     /// Remove the harness's images no container uses: superseded tags (built
     /// from inputs that have since changed) and dangling layers, then the
     /// daemon's dangling build cache. Prints what it freed.
-    ///
-    /// Examples:
-    ///   obs-harness images prune                     # keep the images the current inputs produce
-    ///   obs-harness images prune --all               # every unused harness image, all unused build cache
+    #[command(after_help = "Examples:
+  obs-harness images prune        # keep the images the current inputs produce
+  obs-harness images prune --all  # every unused harness image, all unused build cache")]
     Prune {
         /// Also the current images (rebuilt on the next run) and every unused build cache record.
         #[arg(long)]
