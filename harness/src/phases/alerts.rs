@@ -37,15 +37,9 @@ fn alert_needs() -> Needs {
 /// What the check of the rule `name` needs: the phase's needs, its cause, and,
 /// for a cause that drives the reference app's routes, the reference app.
 fn rule_needs(name: &str, cause: Option<Cause>) -> Needs {
-    let needs = alert_needs().with_expects([undeclared(name), format!("cause:{name}")]);
+    let needs = alert_needs().with_expects([super::signals::undeclared(name), format!("cause:{name}")]);
     // Stopping the app works for any app; the other causes drive the reference app's routes.
     if cause == Some(Cause::AppStopped) { needs } else { needs.with_expects([super::signals::REFERENCE_CAUSES]) }
-}
-
-/// The expectation that the scenario does not declare the rule `name`
-/// (`expect: [{alert: NAME, …}]`): a declared alert is checked there, once.
-pub fn undeclared(name: &str) -> String {
-    format!("undeclared:{name}")
 }
 
 /// Restarts `service` of `stack` and points the engine at its new endpoints

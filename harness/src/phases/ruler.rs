@@ -28,7 +28,7 @@ fn alert_needs(alert: &str) -> Needs {
     Needs::on(["loki"])
         .with_optional(["alertmanager"])
         .with_links(["promtail-loki", "ruler-alertmanager"])
-        .with_expects([super::alerts::undeclared(alert), super::signals::REFERENCE_CAUSES.to_owned()])
+        .with_expects([super::signals::undeclared(alert), super::signals::REFERENCE_CAUSES.to_owned()])
 }
 
 /// The Loki ruler's log-based alert, awaited while an `ErrorBurst` cause of the

@@ -28,6 +28,13 @@ pub const REFERENCE: &str = "reference_app";
 /// the reference app's routes, so another app declares its own.
 pub const REFERENCE_CAUSES: &str = "reference_causes";
 
+/// The expectation that the scenario does not declare the alerting rule `name`
+/// (`expect: [{alert: NAME, …}]`): a declared alert is checked there, once, so
+/// the alert and ruler phases' rows for it are not run.
+pub fn undeclared(name: &str) -> String {
+    format!("undeclared:{name}")
+}
+
 /// Options of the signal phase.
 #[derive(Debug, Clone)]
 pub struct SignalOptions {
@@ -149,7 +156,7 @@ pub async fn signals(engine: &Engine, opts: &SignalOptions) -> (Option<TrafficRe
     for e in &opts.scenario.expect {
         if let Some(rule) = &e.alert {
             let why = format!("the scenario declares it: `{}` fires it with the cause it declares and checks it", e.check_id());
-            engine.lack(&super::alerts::undeclared(rule), Some(why));
+            engine.lack(&undeclared(rule), Some(why));
         }
     }
     let mut results = reachability(engine).await;
